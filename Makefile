@@ -1,0 +1,34 @@
+# make demo   — the cookbook on the bundled offline benchmark (for now: the benchmark check)
+# make test   — the test suite (sets everything up first)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATASET ?= bundled
+REPOS_DIR ?=
+
+.PHONY: setup test demo bench validate-benchmark lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+test: setup
+	$(PY) -m pytest
+
+demo: validate-benchmark
+
+validate-benchmark: setup
+	$(PY) cookbook.py validate-benchmark --dataset $(DATASET) $(if $(REPOS_DIR),--repos-dir $(REPOS_DIR))
+
+bench: setup
+	$(PY) benchmarks/bench_workspaces.py
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf .cookbook

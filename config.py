@@ -1,0 +1,18 @@
+"""Where the cookbook keeps its files. Every path can be moved with an environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent
+BUNDLED_DIR = PROJECT_DIR / "bundled"
+
+
+def cookbook_dir() -> Path:
+    """The working directory for caches, environments and runs (`COOKBOOK_DIR`, default `.cookbook/`).
+
+    It holds repository mirrors (`repos/`), test environments (`envs/`) and throwaway workspaces
+    (`workspaces/`); nothing in it is needed to reproduce a result, all of it can be deleted.
+    """
+    return Path(os.environ.get("COOKBOOK_DIR") or PROJECT_DIR / ".cookbook").resolve()

@@ -1,0 +1,50 @@
+"""Small helpers shared by the stages: running git, file locks, atomic writes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class GitError(RuntimeError):
+    """A git command failed; the message holds the command and git's own words."""
+
+
+def git(
+    *args: str, cwd: Path | str | None = None, env: dict | None = None, input: str | None = None, strip: bool = True
+) -> str:
+    """Run git and return its stdout (stripped unless `strip=False`, as a patch must be); raise GitError
+    with git's stderr when it fails."""
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, input=input, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed in {cwd or os.getcwd()}: {result.stderr.strip()}")
+    return result.stdout.strip() if strip else result.stdout
+
+
+@contextmanager
+def file_lock(lock_path: Path):
+    """An exclusive lock held across processes (parallel runs build a shared thing once)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that a reader sees the old content or the new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,84 @@
+import pytest
+
+from harness import PATCH_DOES_NOT_APPLY, HarnessError, get_harness, patched_files, score_patches
+from workspaces import collect_patch, prepare_workspace, remove_workspace
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def one(bundled):
+    return bundled.iloc[[0]]
+
+
+def test_gold_passes_and_empty_fails(one, local_harness):
+    inst = one.iloc[0]
+    gold = score_patches(one, {inst["instance_id"]: inst["patch"]}, local_harness).iloc[0]
+    assert gold["pass_or_fail"] == "pass", gold["reason"] + gold["test_log"][-2000:]
+    empty = score_patches(one, {}, local_harness).iloc[0]
+    assert empty["pass_or_fail"] == "fail"
+    assert set(empty["failed_tests"]) & set(inst["FAIL_TO_PASS"])
+    assert "PASSED" in empty["test_log"] and "FAILED" in empty["test_log"]
+
+
+def test_a_wrong_patch_fails(one, local_harness):
+    inst = one.iloc[0]
+    # A patch that applies but fixes nothing: the gold patch's files with a harmless comment added.
+    target = patched_files(inst["patch"])[0]
+    wrong = f"diff --git a/{target} b/{target}\n--- a/{target}\n+++ b/{target}\n@@ -1,0 +1,1 @@\n+# not a fix\n"
+    result = score_patches(one, {inst["instance_id"]: wrong}, local_harness).iloc[0]
+    assert result["pass_or_fail"] == "fail" and result["reason"].startswith("failing tests:")
+
+
+def test_a_patch_that_does_not_apply_fails_with_that_reason(one, local_harness):
+    inst = one.iloc[0]
+    bogus = (
+        "diff --git a/nowhere.py b/nowhere.py\n--- a/nowhere.py\n+++ b/nowhere.py\n@@ -1,2 +1,2 @@\n-a\n-b\n+c\n+d\n"
+    )
+    result = score_patches(one, {inst["instance_id"]: bogus}, local_harness).iloc[0]
+    assert result["pass_or_fail"] == "fail"
+    assert result["reason"] == PATCH_DOES_NOT_APPLY
+
+
+def test_a_model_edit_to_test_files_cannot_hide_the_hidden_tests(one, local_harness):
+    inst = one.iloc[0]
+    # A patch that deletes the test file: the harness restores test files before the test patch.
+    ws = prepare_workspace(inst.to_dict())
+    (ws / patched_files(inst["test_patch"])[0]).unlink()
+    cheat = collect_patch(ws, inst["base_commit"])
+    remove_workspace(ws)
+    assert "deleted file mode" in cheat
+    result = score_patches(one, {inst["instance_id"]: cheat}, local_harness).iloc[0]
+    assert result["pass_or_fail"] == "fail", result["reason"]
+
+
+def test_environment_is_built_once_and_puts_its_python_first(one, local_harness, tmp_path):
+    inst = one.iloc[0].to_dict()
+    env_dir = local_harness.environment(inst)
+    assert (env_dir / "ready").exists()
+    assert local_harness.environment(inst) == env_dir
+    env = local_harness.agent_env(inst, tmp_path)
+    assert env["PATH"].startswith(str(env_dir / "venv" / "bin"))
+
+
+def test_docker_harness_without_an_engine_says_so(one):
+    rows = [{**one.iloc[0].to_dict(), "image": "x", "eval_script": "x", "log_parser": "x", "eval_type": "x"}]
+    harness = get_harness("docker")
+    with pytest.raises(HarnessError) as err:
+        harness.evaluate(rows, {})
+    message = str(err.value)
+    assert "Docker engine" in message and "harness='local'" in message and "harness='modal'" in message
+
+
+def test_swebench_harness_names_missing_spec_fields_first(one):
+    with pytest.raises(HarnessError) as err:
+        get_harness("docker").evaluate(one, {})
+    message = str(err.value)
+    assert one.iloc[0]["instance_id"] in message
+    assert all(f in message for f in ("image", "eval_script", "log_parser", "eval_type"))
+
+
+def test_modal_harness_without_credentials_says_so(one):
+    rows = [{**one.iloc[0].to_dict(), "image": "x", "eval_script": "x", "log_parser": "x", "eval_type": "x"}]
+    with pytest.raises(HarnessError, match="modal"):
+        get_harness("modal").evaluate(rows, {})

@@ -1,0 +1,143 @@
+"""Workspaces: a throwaway checkout of an instance's repository at its base commit, and its diff.
+
+Every repository has one local mirror (a bare repository), found in this order:
+1. `repos_dir/<owner>__<name>.git` (or a plain checkout `repos_dir/<owner>__<name>`), when a
+   `repos_dir` is given: the user's own mirrors, used read-only, so real SWE-bench repositories
+   work offline;
+2. the bundled benchmark's mirrors, built from `bundled/`;
+3. `<cookbook dir>/repos/<owner>__<name>.git`, cloned from GitHub the first time.
+
+A workspace borrows the mirror's objects (git alternates, like `clone --shared`) and gets a single
+branch `main` at the base commit: it is made in well under a second, never writes into the mirror,
+and its history ends at the base commit (no later commit, branch or tag is reachable from it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from config import cookbook_dir
+from util import GitError, file_lock, git
+
+# What a patch never contains: the agent's rules file, caches, virtualenvs and build output.
+# Glob pathspecs relative to the repository root.
+EXCLUDED_FROM_PATCH = (
+    ".clinerules",
+    ".clinerules/**",
+    "**/__pycache__/**",
+    "**/*.pyc",
+    "**/.pytest_cache/**",
+    "**/.mypy_cache/**",
+    "**/.ruff_cache/**",
+    "**/*.egg-info/**",
+    ".venv/**",
+    "venv/**",
+    ".tox/**",
+    ".eggs/**",
+    "build/**",
+    "dist/**",
+)
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace cannot be made: no mirror for the repository, or the commit is not in it."""
+
+
+def mirror_for(repo: str, repos_dir: Path | str | None = None) -> Path:
+    """The local mirror (a git directory) that holds `repo` ("owner/name"), made if needed."""
+    import bundled_benchmark
+
+    owner_name = repo.replace("/", "__")
+    if repos_dir is not None:
+        repos_dir = Path(repos_dir)
+        for candidate in (repos_dir / f"{owner_name}.git", repos_dir / owner_name):
+            if candidate.is_dir():
+                return candidate
+    if bundled_benchmark.is_bundled_repo(repo):
+        package = bundled_benchmark.BUNDLED_DIR / repo.split("/", 1)[1]
+        bundled_benchmark.build_mirror(package, Path(repos_dir) if repos_dir else None)
+        return bundled_benchmark.mirror_path(package.name, Path(repos_dir) if repos_dir else None)
+    if repos_dir is not None:
+        raise WorkspaceError(
+            f"No mirror of {repo} in {repos_dir}: expected {owner_name}.git there "
+            f"(make one with: git clone --mirror https://github.com/{repo}.git {repos_dir}/{owner_name}.git)."
+        )
+    mirror = cookbook_dir() / "repos" / f"{owner_name}.git"
+    with file_lock(mirror.with_suffix(".lock")):
+        if not (mirror / "HEAD").exists():
+            url = f"https://github.com/{repo}.git"
+            try:
+                git("clone", "-q", "--mirror", url, str(mirror))
+            except GitError as e:
+                shutil.rmtree(mirror, ignore_errors=True)
+                raise WorkspaceError(
+                    f"Could not clone {url} ({e}). Offline, point repos_dir at a folder of mirrors "
+                    f"named <owner>__<name>.git."
+                ) from e
+    return mirror
+
+
+def prepare_workspace(instance: dict, root: Path | str | None = None, repos_dir: Path | str | None = None) -> Path:
+    """A fresh directory holding `instance["repo"]` at `instance["base_commit"]`; the caller removes it
+    (`remove_workspace`). `root` is where it is made (default: `<cookbook dir>/workspaces`)."""
+    mirror = mirror_for(instance["repo"], repos_dir)
+    root = Path(root) if root else cookbook_dir() / "workspaces"
+    root.mkdir(parents=True, exist_ok=True)
+    safe_id = instance["instance_id"].replace("/", "_")
+    workspace = Path(tempfile.mkdtemp(prefix=f"{safe_id}-", dir=root))
+    try:
+        objects = git("rev-parse", "--path-format=absolute", "--git-path", "objects", cwd=mirror)
+        git("init", "-q", "-b", "main", str(workspace))
+        (workspace / ".git" / "objects" / "info" / "alternates").write_text(objects + "\n")
+        try:
+            commit = git("rev-parse", "--verify", "--quiet", f"{instance['base_commit']}^{{commit}}", cwd=workspace)
+            git("update-ref", "refs/heads/main", commit, cwd=workspace)
+        except GitError as e:
+            raise WorkspaceError(
+                f"{instance['instance_id']}: commit {instance['base_commit']} is not in the mirror {mirror}; "
+                "update the mirror (git fetch) or check base_commit."
+            ) from e
+        git("reset", "-q", "--hard", cwd=workspace)
+        # So that an agent can commit; its commits are part of the diff against base_commit.
+        git("config", "user.name", "agent", cwd=workspace)
+        git("config", "user.email", "agent@workspace.invalid", cwd=workspace)
+    except BaseException:
+        shutil.rmtree(workspace, ignore_errors=True)
+        raise
+    return workspace
+
+
+def remove_workspace(workspace: Path | str) -> None:
+    shutil.rmtree(workspace, ignore_errors=True)
+
+
+def collect_patch(workspace: Path | str, base_commit: str, exclude: tuple[str, ...] = EXCLUDED_FROM_PATCH) -> str:
+    """The workspace's changes against `base_commit` as a patch that `git apply` takes.
+
+    New files anywhere are included (the repository root too), committed changes as well; the rules
+    file, caches, virtualenvs and build output are not. The workspace's own index is left untouched.
+    """
+    workspace = Path(workspace)
+    pathspec = [".", *(f":(exclude,glob){pattern}" for pattern in exclude)]
+    with tempfile.TemporaryDirectory(prefix="patch-index-") as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        real_index = workspace / ".git" / "index"
+        if real_index.exists():  # its stat cache spares re-hashing every file
+            shutil.copy(real_index, env["GIT_INDEX_FILE"])
+        git("add", "-A", "--", *pathspec, cwd=workspace, env=env)
+        return git(
+            "diff",
+            "--cached",
+            "--binary",
+            "--no-color",
+            "--no-ext-diff",
+            base_commit,
+            "--",
+            *pathspec,
+            cwd=workspace,
+            env=env,
+            strip=False,
+        )

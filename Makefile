@@ -8,12 +8,17 @@ REPOS_DIR ?=
 
 .PHONY: setup test demo bench validate-benchmark lint clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+# The agents, pinned in package.json / package-lock.json, installed into the project (not globally).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 test: setup
@@ -26,6 +31,7 @@ validate-benchmark: setup
 
 bench: setup
 	$(PY) benchmarks/bench_workspaces.py
+	$(PY) benchmarks/bench_run_act.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -62,7 +62,8 @@ def synthetic_mirror(root: Path, files: int = 3000, commits: int = 300) -> tuple
     git("commit", "-qm", "initial", cwd=work, env=env)
     for c in range(commits):
         for k in range(5):
-            path = work / f"pkg{(c + k) % 40}" / f"module_{(c * 7 + k) % files}.py"
+            m = (c * 7 + k) % files
+            path = work / f"pkg{m % 40}" / f"module_{m}.py"
             path.write_text(path.read_text() + f"# change {c}.{k}\n")
         subprocess.run(["git", "commit", "-qam", f"change {c}"], cwd=work, env=env, check=True)
     mirror = root / "synthetic__repo.git"

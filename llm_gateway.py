@@ -1,0 +1,289 @@
+"""The recording gateway: every agent talks to its model through here.
+
+A small HTTP pass-through on 127.0.0.1. Each agent run gets its own base URL,
+`http://127.0.0.1:PORT/runs/<run_key>/v1`; a request to `.../runs/<run_key>/v1/<path>` is forwarded to
+`<upstream>/<path>` with the real API key (the agent never holds it), and the reply is streamed back
+unchanged. On the way, each request and the reply's usage are appended to the run's transcript
+(JSONL), so the row of a run can say how many LLM calls it made, their tokens, and whether the
+ruleset was in the system prompt the model received — the only proof that the rules were applied.
+
+The gateway is also where limits are enforced: `max_requests` per run (an agent that loops forever
+gets HTTP 400 with a message, and its run ends).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "authorization",
+    "x-api-key",
+    "accept-encoding",
+}
+
+
+def normalize_space(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass
+class RunStats:
+    """What the gateway saw of one run."""
+
+    transcript_path: Path
+    ruleset: str = ""
+    max_requests: int | None = None
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    rules_seen: list[bool] = field(default_factory=list)  # per request: the ruleset in the system prompt
+    refused: int = 0  # requests refused by the cap
+
+    @property
+    def rules_applied(self) -> bool | None:
+        """True when every request's system prompt held the ruleset; None for an empty ruleset."""
+        if not self.ruleset.strip():
+            return None
+        return bool(self.rules_seen) and all(self.rules_seen)
+
+
+class Gateway:
+    """The gateway server. `upstream` is the real endpoint's base URL (ending in /v1)."""
+
+    def __init__(self, upstream: str, api_key: str, timeout: float = 600):
+        self.upstream = upstream.rstrip("/")
+        self.api_key = api_key
+        self.runs: dict[str, RunStats] = {}
+        self._lock = threading.Lock()
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=30))
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> Gateway:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        self._client.close()
+
+    def __enter__(self) -> Gateway:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def register(self, run_key: str, transcript_path: Path, ruleset: str = "", max_requests: int | None = None) -> str:
+        """Open a run; return its base URL (for the agent's provider configuration)."""
+        assert self._server, "start() the gateway first"
+        transcript_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self.runs[run_key] = RunStats(transcript_path, ruleset, max_requests)
+        return f"http://127.0.0.1:{self._server.server_address[1]}/runs/{run_key}/v1"
+
+    def finish(self, run_key: str) -> RunStats:
+        with self._lock:
+            return self.runs.pop(run_key)
+
+    def _admit(self, run_key: str, body: dict) -> tuple[RunStats | None, bool]:
+        with self._lock:
+            stats = self.runs.get(run_key)
+            if stats is None:
+                return None, False
+            if stats.max_requests is not None and stats.llm_calls >= stats.max_requests:
+                stats.refused += 1
+                return stats, False
+            stats.llm_calls += 1
+            if stats.ruleset.strip():
+                stats.rules_seen.append(normalize_space(stats.ruleset) in normalize_space(_system_text(body)))
+            return stats, True
+
+    def _record(self, stats: RunStats, entry: dict) -> None:
+        with self._lock:
+            usage = entry.get("usage") or {}
+            stats.prompt_tokens += usage.get("prompt_tokens") or usage.get("input_tokens") or 0
+            stats.completion_tokens += usage.get("completion_tokens") or usage.get("output_tokens") or 0
+            with open(stats.transcript_path, "a") as transcript:
+                transcript.write(json.dumps(entry) + "\n")
+
+
+def _system_text(body: dict) -> str:
+    """The system prompt of an OpenAI chat request or an Anthropic messages request."""
+    parts = []
+    system = body.get("system")  # Anthropic
+    if isinstance(system, str):
+        parts.append(system)
+    elif isinstance(system, list):
+        parts.extend(p.get("text", "") for p in system if isinstance(p, dict))
+    for message in body.get("messages", []):
+        if message.get("role") in ("system", "developer"):
+            content = message.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
+    return "\n".join(parts)
+
+
+class _StreamReader:
+    """Collects usage, text and tool calls from an SSE stream while it passes through."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.usage: dict = {}
+        self.text: list[str] = []
+        self.tool_calls: dict[int, dict] = {}
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            line = line.strip()
+            if not line.startswith(b"data:") or line == b"data: [DONE]":
+                continue
+            try:
+                event = json.loads(line[5:])
+            except ValueError:
+                continue
+            self.take(event)
+
+    def take(self, event: dict) -> None:
+        if event.get("usage"):
+            self.usage = event["usage"]
+        if event.get("type") == "message_start":  # Anthropic
+            self.usage = {**self.usage, **event.get("message", {}).get("usage", {})}
+        for choice in event.get("choices") or []:
+            delta = choice.get("delta") or choice.get("message") or {}
+            if delta.get("content"):
+                self.text.append(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                slot = self.tool_calls.setdefault(
+                    call.get("index", len(self.tool_calls)), {"name": "", "arguments": ""}
+                )
+                function = call.get("function") or {}
+                slot["name"] += function.get("name") or ""
+                slot["arguments"] += function.get("arguments") or ""
+
+
+def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def _route(self) -> tuple[str, str] | None:
+            match = re.match(r"^/runs/([^/]+)/v1(/.*)$", self.path)
+            return (match.group(1), match.group(2)) if match else None
+
+        def do_GET(self) -> None:
+            route = self._route()
+            if not route:
+                return self._error(404, f"no route {self.path}")
+            reply = gateway._client.get(gateway.upstream + route[1], headers=self._headers())
+            self._send(reply.status_code, reply.headers, reply.content)
+
+        def do_POST(self) -> None:
+            route = self._route()
+            if not route:
+                return self._error(404, f"no route {self.path}")
+            run_key, path = route
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {}
+            stats, admitted = gateway._admit(run_key, body)
+            if stats is None:
+                return self._error(404, f"unknown run {run_key}")
+            if not admitted:
+                # 400, not 429: a rate-limit status makes agents back off and retry for minutes
+                return self._error(400, f"request cap of {stats.max_requests} LLM calls for this run reached")
+            started = time.time()
+            entry = {"time": started, "path": path, "request": body}
+            try:
+                request = gateway._client.build_request(
+                    "POST", gateway.upstream + path, headers=self._headers(), content=raw
+                )
+                reply = gateway._client.send(request, stream=True)
+            except httpx.HTTPError as e:
+                entry.update(status=502, error=str(e), duration_s=round(time.time() - started, 3))
+                gateway._record(stats, entry)
+                return self._error(502, f"upstream unreachable: {e}")
+            reader = _StreamReader()
+            try:
+                self.send_response(reply.status_code)
+                for name, value in reply.headers.items():
+                    if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
+                        self.send_header(name, value)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                streaming = "text/event-stream" in reply.headers.get("content-type", "")
+                content = b""
+                for chunk in reply.iter_bytes():
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    if streaming:
+                        reader.feed(chunk)
+                    else:
+                        content += chunk
+                if not streaming:
+                    try:
+                        reader.take(json.loads(content))
+                    except ValueError:
+                        entry["reply_body"] = content[:2000].decode(errors="replace")
+            except (BrokenPipeError, ConnectionResetError):
+                entry["client_gone"] = True
+            finally:
+                reply.close()
+                self.close_connection = True
+                entry.update(
+                    status=reply.status_code,
+                    usage=reader.usage,
+                    reply_text="".join(reader.text),
+                    tool_calls=list(reader.tool_calls.values()),
+                    duration_s=round(time.time() - started, 3),
+                )
+                gateway._record(stats, entry)
+
+        def _headers(self) -> dict:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            headers["Authorization"] = f"Bearer {gateway.api_key}"
+            if "x-api-key" in {k.lower() for k in self.headers}:  # Anthropic's header
+                headers["x-api-key"] = gateway.api_key
+            return headers
+
+        def _send(self, status: int, headers, content: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def _error(self, status: int, message: str) -> None:
+            data = json.dumps({"error": {"message": message, "type": "gateway"}}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler

@@ -1,0 +1,183 @@
+"""run_act with the real Cline binary against the scripted OpenAI-compatible server."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents import ClaudeCodeAgent, ClineAgent
+from config import PROJECT_DIR
+from run_act import run_act
+from scripted_llm import Reply, ScriptedLLM, patch_as_tool_calls, system_prompt, task_of, turn
+
+pytestmark = pytest.mark.slow
+
+MARKER = "Always run the FAIL_TO_PASS-style regression tests before finishing (marker 7f3a)."
+
+
+class Behaviours:
+    """A script whose behaviour per instance a test chooses: gold, give_up or hang."""
+
+    def __init__(self, instances):
+        self.instances = instances
+        self.by_id: dict[str, str] = {}
+
+    def __call__(self, request):
+        inst = task_of(request, self.instances)
+        behaviour = self.by_id.get(inst["instance_id"], "gold") if inst else "give_up"
+        if behaviour == "hang":
+            return Reply(hang=True)
+        if behaviour == "gold" and turn(request) == 0:
+            return Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
+        if behaviour == "gold":
+            return Reply(content="I fixed the bug.")
+        return Reply(content="I could not find the cause of this bug, so I am giving up.")
+
+
+@pytest.fixture(scope="module")
+def instances(bundled):
+    return bundled.to_dict("records")
+
+
+@pytest.fixture(scope="module")
+def llm(instances):
+    with ScriptedLLM(Behaviours(instances)) as server:
+        yield server
+
+
+@pytest.fixture
+def behaviours(llm):
+    llm.script.by_id.clear()
+    return llm.script.by_id
+
+
+def _run(llm, ids, runs_dir, ruleset=MARKER, **options):
+    options = {"workers": 2, "timeout": 120, "model": "scripted-model", "progress": False, **options}
+    return run_act(
+        "bundled", ids, "test", ruleset, base_url=llm.base_url, api_key="test-key", runs_dir=runs_dir, **options
+    )
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_gold_edits_pass_give_up_fails_and_rules_reach_the_model(llm, behaviours, instances, tmp_path):
+    gold_id, give_up_id = instances[0]["instance_id"], instances[5]["instance_id"]
+    behaviours[give_up_id] = "give_up"
+    before = len(llm.chat_requests())
+    df = _run(llm, [gold_id, give_up_id], tmp_path).set_index("instance_id")
+
+    assert df.loc[gold_id, "pass_or_fail"] == "pass", df.loc[gold_id, ["error", "score_reason"]].tolist()
+    assert df.loc[gold_id, "status"] == "resolved"
+    assert df.loc[gold_id, "cline_patch"].strip() and ".clinerules" not in df.loc[gold_id, "cline_patch"]
+    assert df.loc[give_up_id, "pass_or_fail"] == "fail" and df.loc[give_up_id, "status"] == "unresolved"
+    assert df.loc[give_up_id, "cline_patch"] == ""
+
+    requests = llm.chat_requests()[before:]
+    assert len(requests) == df["llm_calls"].sum() >= 3
+    assert all(MARKER in system_prompt(r) for r in requests)
+    assert df["rules_applied"].tolist() == [True, True]
+    assert (df["prompt_tokens"] > 0).all() and (df["completion_tokens"] > 0).all()
+    transcript = Path(df.loc[gold_id, "transcript_path"])
+    entries = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert len(entries) == df.loc[gold_id, "llm_calls"] and entries[0]["usage"]["prompt_tokens"] > 0
+
+
+def test_rules_applied_is_false_when_the_agent_drops_the_rules(llm, behaviours, instances, tmp_path):
+    """A ruleset file that the agent never reads (here: a rules folder shadowed by an ignored name)
+    must show as not applied: the proof comes from the wire, not from the file existing."""
+
+    class DropRules(ClineAgent):
+        rules_file = ".not-clinerules"
+
+    agent = DropRules("scripted-model")
+    df = _run(llm, [instances[1]["instance_id"]], tmp_path, agent=agent)
+    assert df["rules_applied"].tolist() == [False]
+
+
+def test_a_hanging_model_times_out_and_leaves_no_process(llm, behaviours, instances, tmp_path):
+    hang_id = instances[2]["instance_id"]
+    behaviours[hang_id] = "hang"
+    start = time.monotonic()
+    df = _run(llm, [hang_id], tmp_path, timeout=15)
+    assert time.monotonic() - start < 90
+    row = df.iloc[0]
+    assert row["status"] == "timeout" and row["pass_or_fail"] == "fail"
+    assert "deadline" in row["error"]
+    assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_second_identical_call_makes_no_request(llm, behaviours, instances, tmp_path):
+    ids = [instances[3]["instance_id"], instances[10]["instance_id"]]
+    first = _run(llm, ids, tmp_path)
+    before = len(llm.chat_requests())
+    second = _run(llm, ids, tmp_path)
+    assert len(llm.chat_requests()) == before
+    cols = ["instance_id", "pass_or_fail", "cline_patch", "llm_calls", "rules_applied"]
+    assert second[cols].equals(first[cols])
+    # another ruleset is another run
+    _run(llm, ids[:1], tmp_path, ruleset=MARKER + "\nAnother rule.")
+    assert len(llm.chat_requests()) > before
+
+
+RUNNER = """
+import sys
+sys.path.insert(0, {project!r})
+from run_act import run_act
+run_act("bundled", {ids!r}, "killed", {ruleset!r}, workers=1, base_url={url!r}, api_key="k",
+        runs_dir={runs!r}, model="scripted-model", timeout=120, progress=False)
+"""
+
+
+def test_after_a_kill_the_next_call_runs_only_what_is_missing(llm, behaviours, instances, tmp_path):
+    ids = [inst["instance_id"] for inst in instances[6:9]]
+    code = RUNNER.format(project=str(PROJECT_DIR), ids=ids, ruleset=MARKER, url=llm.base_url, runs=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(tmp_path.glob("*/*/agent.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for pid in _processes_mentioning(str(tmp_path)):  # the killed run's own agent, if one was mid-run
+        os.kill(pid, signal.SIGKILL)
+    finished = {p.parent.parent.name for p in tmp_path.glob("*/*/agent.json")}
+    assert 1 <= len(finished) < 3
+
+    before = len(llm.chat_requests())
+    df = _run(llm, ids, tmp_path, workers=1)
+    new_requests = llm.chat_requests()[before:]
+    asked_about = {task_of(r, instances)["instance_id"] for r in new_requests}
+    assert asked_about == set(ids) - finished
+    assert (df["pass_or_fail"] == "pass").all()
+
+
+def test_claude_code_adapter_when_installed(llm, instances, tmp_path):
+    agent = ClaudeCodeAgent("scripted-model")
+    if not agent.binary.exists():
+        pytest.skip(f"Claude Code is not installed ({agent.binary}); npm install @anthropic-ai/claude-code to run this")
+    pytest.skip("Claude Code speaks Anthropic's Messages API; the scripted server speaks OpenAI's chat completions")
+
+
+def test_an_endless_agent_is_stopped_at_the_request_cap(llm, behaviours, instances, tmp_path):
+    from scripted_llm import ToolCall
+
+    endless = ScriptedLLM(lambda request: Reply(tool_calls=[ToolCall("run_commands", {"commands": ["ls"]})]))
+    with endless:
+        df = _run(endless, [instances[4]["instance_id"]], tmp_path, max_requests=4)
+        assert len(endless.chat_requests()) == 4
+    row = df.iloc[0]
+    assert row["status"] == "error" and "request cap of 4" in row["error"] and row["llm_calls"] == 4

@@ -18,7 +18,8 @@ $(VENV)/.installed: requirements.txt
 
 # The agents, pinned in package.json / package-lock.json, installed into the project (not globally).
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# npm install, not npm ci: the lock lists the other platforms' Cline binaries in a form npm ci rejects
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 test: setup

@@ -33,6 +33,7 @@ validate-benchmark: setup
 bench: setup
 	$(PY) benchmarks/bench_workspaces.py
 	$(PY) benchmarks/bench_run_act.py
+	$(PY) benchmarks/bench_optimizer.py
 
 lint: setup
 	$(PY) -m ruff check .

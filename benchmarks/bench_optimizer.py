@@ -1,0 +1,62 @@
+"""Optimizer batching: how full each meta-prompt request is (tokens sent / budget) for a 150-row
+dataset at a 32k budget, counted with tiktoken on the requests the (scripted) model received."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from llm import LLMClient, count_message_tokens  # noqa: E402
+from optimizer import PromptLearningOptimizer  # noqa: E402
+from scripted_llm import Reply, ScriptedLLM  # noqa: E402
+from swebench_data import load_instances  # noqa: E402
+
+ROWS, BUDGET_K = 150, 32
+
+
+def main() -> None:
+    bundled = load_instances("bundled")
+    rows = []
+    for i in range(ROWS):
+        inst = bundled.iloc[i % len(bundled)]
+        rows.append(
+            {
+                "instance_id": f"{inst['instance_id']}#{i}",
+                "problem_statement": inst["problem_statement"],
+                "cline_patch": inst["patch"],
+                "correctness": "incorrect" if i % 3 else "correct",
+                "explanation": f"Row {i}: the patch changed the right function but missed the case the "
+                "hidden test exercises; running the tests would have shown it.",
+            }
+        )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ScriptedLLM(lambda r: Reply(content="<ruleset>\n- a rule\n</ruleset>")) as llm,
+    ):
+        client = LLMClient("gpt-5", base_url=llm.base_url, api_key="bench", cache=False, cache_dir=tmp)
+        opt = PromptLearningOptimizer("You are a coding agent.", client=client)
+        opt.optimize(
+            pd.DataFrame(rows), "cline_patch", ["correctness", "explanation"], ruleset="", context_size_k=BUDGET_K
+        )
+        sent = [count_message_tokens(r["messages"], "gpt-5") for r in llm.chat_requests()]
+    budget = BUDGET_K * 1000
+    over = sum(s + opt.answer_tokens > budget for s in sent)
+    full = sent[:-1] or sent
+    print(
+        f"optimizer: {ROWS} rows, {BUDGET_K}k budget ({opt.answer_tokens} tokens kept for the answer): "
+        f"{len(sent)} batches, {over} over budget"
+    )
+    print(
+        f"  fill ratio tokens sent / budget: {sum(full) / (len(full) * budget):.3f} over the full batches "
+        f"(target >= 0.85), {sum(sent) / (len(sent) * budget):.3f} with the last one; "
+        f"request + answer room / budget {max(sent) + opt.answer_tokens} / {budget}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""evaluate: an LLM judge says why each patch passed or failed, in English the optimizer can learn from.
+
+    train_df = evaluate_results(train_df)   # adds correctness, explanation, improvement, judge_error
+
+The judge sees the problem statement, the agent's patch, the gold patch, the test patch, the harness
+result and the failing tests with the tail of their log, and answers with structured output. The
+harness result is the ground truth: the judge explains it, it does not overrule it (`correctness`
+always follows `pass_or_fail`; a judge that disagreed is flagged in `judge_disagreed`).
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from llm import LLMClient
+
+DEFAULT_JUDGE_MODEL = "gpt-5"
+CUT_MARKER = "\n[... {n} characters cut ...]\n"
+
+JUDGE_INSTRUCTIONS = """You review patches written by an autonomous coding agent for GitHub issues.
+The repository's tests decided whether the patch resolves the issue; that result is final and given
+below. Your job is to explain WHY the agent's patch passed or failed, comparing it with the reference
+(gold) patch and the tests, and to suggest one general improvement to the agent's working rules that
+would have helped (a habit or check that applies to other issues and repositories too, not a fix for
+this one). Never suggest asking the user for clarification: the agent works alone."""
+
+JUDGE_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "patch_judgement",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "correctness": {"type": "string", "enum": ["correct", "incorrect"]},
+                "explanation": {"type": "string"},
+                "improvement": {"type": "string"},
+            },
+            "required": ["correctness", "explanation", "improvement"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its head and tail with a visible marker between."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    return text[:head] + CUT_MARKER.format(n=len(text) - limit) + text[-tail:]
+
+
+def judge_messages(row: dict, max_patch_chars: int = 20_000, log_tail_chars: int = 3_000) -> list[dict]:
+    """The judge's request for one row of run_act's results."""
+    failed = row.get("failed_tests")
+    if isinstance(failed, str):  # read back from CSV
+        try:
+            failed = json.loads(failed.replace("'", '"')) if failed.startswith("[") else [failed]
+        except ValueError:
+            failed = [failed]
+    failed = list(failed) if failed is not None and not isinstance(failed, float) else []
+    verdict = "PASSED (resolved the issue)" if row["pass_or_fail"] == "pass" else "FAILED (did not resolve the issue)"
+    log = str(row.get("test_log") or "")
+    sections = [
+        ("Issue (problem statement)", str(row["problem_statement"])),
+        (
+            "Agent's patch",
+            cut(str(row.get("cline_patch") or ""), max_patch_chars) or "(empty: the agent changed nothing)",
+        ),
+        ("Reference (gold) patch", cut(str(row.get("patch") or ""), max_patch_chars)),
+        ("Test patch (the hidden tests)", cut(str(row.get("test_patch") or ""), max_patch_chars)),
+        ("Test result", verdict + (f"\nHarness note: {row['score_reason']}" if row.get("score_reason") else "")),
+        ("Failing tests", "\n".join(failed) if failed else "(none)"),
+        (f"Tail of the test log (last {log_tail_chars} characters)", log[-log_tail_chars:] if log else "(no log)"),
+    ]
+    body = "\n\n".join(f"## {title}\n{text}" for title, text in sections)
+    return [{"role": "system", "content": JUDGE_INSTRUCTIONS}, {"role": "user", "content": body}]
+
+
+def _parse(text: str) -> dict | None:
+    """The judge's answer, or None when it is not a usable judgement."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or answer.get("correctness") not in ("correct", "incorrect"):
+        return None
+    if not str(answer.get("explanation") or "").strip():
+        return None
+    return {
+        "correctness": answer["correctness"],
+        "explanation": str(answer["explanation"]),
+        "improvement": str(answer.get("improvement") or ""),
+    }
+
+
+def evaluate_results(
+    df: pd.DataFrame,
+    model: str = DEFAULT_JUDGE_MODEL,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    concurrency: int = 8,
+    max_patch_chars: int = 20_000,
+    log_tail_chars: int = 3_000,
+    parse_retries: int = 2,
+    cache: bool = True,
+    client: LLMClient | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Judge every row of run_act's results; return a copy with `correctness`, `explanation`,
+    `improvement`, `judge_disagreed`, `judge_error` and the judge's tokens and cost per row.
+
+    A reply that cannot be parsed is asked again (`parse_retries` times, uncached); after that the row
+    gets a `judge_error` and the other rows are unaffected. Transport errors (429, 5xx) are retried
+    with backoff by the client; an error that outlasts them is also a row's `judge_error`.
+    """
+    client = client or LLMClient(model, base_url, api_key, cache=cache)
+    rows = df.to_dict("records")
+
+    def judge(row: dict) -> dict:
+        messages = judge_messages(row, max_patch_chars, log_tail_chars)
+        truth = "correct" if row["pass_or_fail"] == "pass" else "incorrect"
+        out = {
+            "correctness": truth,
+            "explanation": "",
+            "improvement": "",
+            "judge_disagreed": None,
+            "judge_error": "",
+            "judge_prompt_tokens": 0,
+            "judge_completion_tokens": 0,
+            "judge_cost_usd": 0.0,
+        }
+        for attempt in range(parse_retries + 1):
+            try:
+                reply = client.chat(
+                    messages, response_format=JUDGE_SCHEMA, cache_if=lambda r: _parse(r.text) is not None
+                )
+            except Exception as e:
+                out["judge_error"] = f"{type(e).__name__}: {e}"
+                return out
+            out["judge_prompt_tokens"] += reply.prompt_tokens
+            out["judge_completion_tokens"] += reply.completion_tokens
+            out["judge_cost_usd"] += reply.cost_usd or 0.0
+            answer = _parse(reply.text)
+            if answer is None:
+                out["judge_error"] = f"unparseable judge reply after {attempt + 1} tries: {reply.text[:300]!r}"
+                continue
+            out.update(
+                explanation=answer["explanation"],
+                improvement=answer["improvement"],
+                judge_disagreed=answer["correctness"] != truth,
+                judge_error="",
+            )
+            return out
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        results = list(tqdm(pool.map(judge, rows), total=len(rows), desc="judging", disable=not progress))
+    judged = df.copy()
+    for column in results[0] if results else []:
+        judged[column] = [r[column] for r in results]
+    return judged

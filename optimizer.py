@@ -1,0 +1,429 @@
+"""optimizer: Prompt Learning — a strong model rewrites the agent's ruleset from English feedback.
+
+    optimizer = PromptLearningOptimizer(prompt=baseline_prompt, model_choice="gpt-5")
+    new_ruleset = optimizer.optimize(train_df, "cline_patch", ["correctness", "explanation"],
+                                     ruleset=ruleset, context_size_k=128)
+
+Ruleset mode (the cookbook's): the baseline prompt is static and shown for context; only the ruleset
+is rewritten. Prompt mode (`ruleset=None`): the prompt itself is rewritten, and its template variables
+(`{var}`) must survive. Rows are packed into batches so that the whole request — template, baseline
+prompt, current ruleset, rows and room for the answer — fits `context_size_k` thousand tokens
+(tiktoken); batches run in order, each refining the ruleset the previous one produced.
+
+Two modes of update:
+- `mode="rewrite"` (default, the cookbook's): the model returns the complete new ruleset between
+  `<ruleset>` and `</ruleset>`.
+- `mode="delta"`: the ruleset is a list of rules with stable ids; the model answers with operations
+  only (add / edit / remove by id, structured output) which the code applies, so lessons are kept
+  word for word unless the data says otherwise. Each rule keeps its provenance (loop, instances) and
+  counters of how often it was found to help or hurt; they live beside the plain-text ruleset
+  (`save_rules`).
+
+A reply that is empty, truncated or unparseable keeps the previous ruleset (a warning, and the call's
+`kept_previous` flag), never replaces it with garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from llm import LLMClient, count_message_tokens, count_tokens
+from util import atomic_write_text
+
+DEFAULT_OPTIMIZER_MODEL = "gpt-5"
+SHORTENED_MARKER = "\n[... shortened to fit the context window ...]\n"
+TEMPLATE_VARIABLE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+META_PROMPT = """You improve the working rules of an autonomous coding agent. The agent receives a GitHub
+issue and a repository, edits the code, and its patch is checked by hidden tests. It works alone: it
+cannot ask anyone for clarification.
+
+## The agent's baseline prompt (fixed; shown for context only, do not rewrite it)
+<<BASELINE>>
+
+## The current <<TARGET_NAME>>
+<<CURRENT>>
+
+## Examples: the agent's work on real issues, with feedback on each
+<<EXAMPLES>>
+
+## Your task
+<<TASK>>"""
+
+REWRITE_TASK = """Write an improved <<TARGET_NAME>> from the feedback above.
+- Rules must be general: about how to investigate, edit, test and verify, useful on other issues and
+  repositories. Never name a specific repository, file, function or instance from the examples.
+- Keep rules that still help; merge duplicates; drop rules the feedback shows are harmful.
+- Be concise and actionable: one rule per line, starting with "- ".
+- No rule may require asking the user or waiting for input.
+- At most <<MAX_CHARS>> characters in all.
+<<VARIABLES>>Answer with the complete new <<TARGET_NAME>> between <ruleset> and </ruleset>, nothing else inside them."""
+
+DELTA_TASK = """Propose changes to the rules above (each has an id in brackets) from the feedback.
+- Rules must be general: about how to investigate, edit, test and verify, useful on other issues and
+  repositories. Never name a specific repository, file, function or instance from the examples.
+- Operations: "add" a new rule (text; sources = the instance ids whose feedback motivates it),
+  "edit" a rule by id (new text), "remove" a rule by id (only when the feedback shows it hurts).
+  Rules you do not mention are kept exactly as they are. Prefer few, high-value operations.
+- Concise, actionable rules; no rule may require asking the user. The whole ruleset must stay under
+  <<MAX_CHARS>> characters.
+- In "effects", say which existing rules the examples show helped or hurt."""
+
+DELTA_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "ruleset_operations",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "operations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "op": {"type": "string", "enum": ["add", "edit", "remove"]},
+                            "id": {"type": "string"},
+                            "text": {"type": "string"},
+                            "sources": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "required": ["op", "id", "text", "sources"],
+                        "additionalProperties": False,
+                    },
+                },
+                "effects": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "effect": {"type": "string", "enum": ["helped", "hurt"]},
+                        },
+                        "required": ["id", "effect"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "required": ["operations", "effects"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+@dataclass
+class Rule:
+    id: str
+    text: str
+    loop: int | None = None
+    sources: list[str] = field(default_factory=list)
+    helped: int = 0
+    hurt: int = 0
+
+
+@dataclass
+class OptimizerCall:
+    """One meta-prompt call, for Phoenix and the notebook."""
+
+    batch: int
+    rows: int
+    request_tokens: int
+    meta_prompt: str
+    reply: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    kept_previous: bool = False
+    warning: str = ""
+    report: list[str] = field(default_factory=list)  # delta mode: what was applied or ignored
+
+
+def render_rules(rules: list[Rule]) -> str:
+    """The plain-text ruleset the agent reads."""
+    return "".join(f"- {rule.text}\n" for rule in rules)
+
+
+def parse_rules(text: str, loop: int | None = None) -> list[Rule]:
+    """A plain-text ruleset as rules (one per bullet or non-empty line), ids r1, r2, …"""
+    lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip() for line in (text or "").splitlines()]
+    return [Rule(f"r{i}", line, loop) for i, line in enumerate((line for line in lines if line), start=1)]
+
+
+def fit_text(text: str, max_tokens: int, model: str) -> str:
+    """`text` cut (head kept, marker added) so that it counts at most `max_tokens` tokens."""
+    if count_tokens(text, model) <= max_tokens:
+        return text
+    from llm import encoding_for
+
+    encoding = encoding_for(model)
+    keep = max(0, max_tokens - count_tokens(SHORTENED_MARKER, model) - 2)
+    return encoding.decode(encoding.encode(text, disallowed_special=())[:keep]) + SHORTENED_MARKER
+
+
+class PromptLearningOptimizer:
+    """The cookbook's optimizer. `prompt` is the agent's baseline prompt (static in ruleset mode)."""
+
+    def __init__(
+        self,
+        prompt: str,
+        model_choice: str = DEFAULT_OPTIMIZER_MODEL,
+        openai_api_key: str | None = None,
+        base_url: str | None = None,
+        mode: str = "rewrite",
+        max_ruleset_chars: int = 6_000,
+        answer_tokens: int = 3_000,
+        loop: int | None = None,
+        client: LLMClient | None = None,
+        cache: bool = True,
+    ):
+        if mode not in ("rewrite", "delta"):
+            raise ValueError(f"mode must be 'rewrite' or 'delta', not {mode!r}")
+        self.prompt = prompt
+        self.model = model_choice
+        self.mode = mode
+        self.max_ruleset_chars = max_ruleset_chars
+        self.answer_tokens = answer_tokens
+        self.loop = loop
+        self.client = client or LLMClient(model_choice, base_url, openai_api_key, cache=cache)
+        self.calls: list[OptimizerCall] = []
+        self.rules: list[Rule] = []
+
+    # -- public ---------------------------------------------------------------------------------------
+    def optimize(
+        self,
+        dataset: pd.DataFrame,
+        output_column: str,
+        feedback_columns: list[str],
+        ruleset: str | None = None,
+        context_size_k: int = 128,
+    ) -> str:
+        """Return the new ruleset (or, with `ruleset=None`, the new prompt) learned from `dataset`.
+
+        Each row shows its `problem_statement`, its `output_column` (the agent's output) and its
+        `feedback_columns`. The calls made are appended to `self.calls`.
+        """
+        missing = [c for c in ["problem_statement", output_column, *feedback_columns] if c not in dataset.columns]
+        if missing:
+            raise ValueError(f"optimize: the dataset has no column(s) {', '.join(missing)}.")
+        budget = context_size_k * 1000
+        prompt_mode = ruleset is None
+        current = self.prompt if prompt_mode else ruleset
+        if self.mode == "delta" and not prompt_mode and render_rules(self.rules) != current:
+            self.rules = parse_rules(current, self.loop)
+        examples = [self._example(row, output_column, feedback_columns) for row in dataset.to_dict("records")]
+        ids = [str(row.get("instance_id", i)) for i, row in enumerate(dataset.to_dict("records"))]
+        batch = 0
+        while examples:
+            fixed_messages = self._messages(current, [], prompt_mode)
+            room = budget - self.answer_tokens - count_message_tokens(fixed_messages, self.model)
+            if room <= 200:
+                raise ValueError(
+                    f"context_size_k={context_size_k} leaves no room for examples: the template, prompt and ruleset "
+                    f"take {budget - self.answer_tokens - room} tokens plus {self.answer_tokens} for the answer."
+                )
+            taken, used = [], 0
+            while examples:
+                cost = count_tokens(examples[0], self.model) + 2  # the blank line that joins examples
+                if cost > room - used:
+                    if taken:
+                        break
+                    examples[0] = fit_text(examples[0], room - used - 2, self.model)  # one row alone too large
+                    cost = count_tokens(examples[0], self.model) + 2
+                taken.append(examples.pop(0))
+                used += cost
+            batch_ids, ids = ids[: len(taken)], ids[len(taken) :]
+            messages = self._messages(current, taken, prompt_mode)
+            # tokenization at the seams can differ by a token or two: trim the last example if needed
+            while count_message_tokens(messages, self.model) > budget - self.answer_tokens:
+                taken[-1] = fit_text(taken[-1], count_tokens(taken[-1], self.model) - 16, self.model)
+                messages = self._messages(current, taken, prompt_mode)
+            current = self._call(batch, messages, current, batch_ids, prompt_mode)
+            batch += 1
+        return current
+
+    def save_rules(self, path: Path | str) -> None:
+        """The rules with ids, provenance and counters, as JSON (delta mode)."""
+        atomic_write_text(Path(path), json.dumps([asdict(r) for r in self.rules], indent=1))
+
+    def load_rules(self, path: Path | str) -> str:
+        """Read rules saved by `save_rules`; return the plain-text ruleset."""
+        self.rules = [Rule(**r) for r in json.loads(Path(path).read_text())]
+        return render_rules(self.rules)
+
+    # -- building the request ---------------------------------------------------------------------------
+    @staticmethod
+    def _example(row: dict, output_column: str, feedback_columns: list[str]) -> str:
+        parts = [
+            f"### Example {row.get('instance_id', '')}".rstrip(),
+            f"Problem statement:\n{row.get('problem_statement', '')}",
+            f"Agent output ({output_column}):\n{row.get(output_column) or '(empty)'}",
+        ]
+        parts += [f"{column}:\n{row.get(column, '')}" for column in feedback_columns]
+        return "\n\n".join(parts)
+
+    def _messages(self, current: str, examples: list[str], prompt_mode: bool) -> list[dict]:
+        target = "prompt" if prompt_mode else "ruleset"
+        if self.mode == "delta" and not prompt_mode:
+            shown = "".join(f"[{r.id}] {r.text}\n" for r in self.rules) or "(no rules yet)"
+            task = DELTA_TASK
+        else:
+            shown = current.strip() or f"(empty: no {target} yet)"
+            task = REWRITE_TASK
+        variables = sorted(set(TEMPLATE_VARIABLE.findall(current))) if prompt_mode else []
+        values = {
+            "<<BASELINE>>": "(the prompt itself is what you rewrite; see below)" if prompt_mode else self.prompt,
+            "<<TARGET_NAME>>": target,
+            "<<CURRENT>>": shown,
+            "<<EXAMPLES>>": "\n\n".join(examples),
+            "<<MAX_CHARS>>": str(self.max_ruleset_chars),
+            "<<VARIABLES>>": (
+                "- Keep these template variables exactly as written: "
+                + ", ".join("{" + v + "}" for v in variables)
+                + "\n"
+            )
+            if variables
+            else "",
+        }
+        # One pass over the template: text from the data (patches with braces, code) is inserted as is
+        # and never scanned for placeholders again.
+        text = re.sub(
+            "|".join(re.escape(k) for k in values), lambda m: values[m.group(0)], META_PROMPT.replace("<<TASK>>", task)
+        )
+        return [{"role": "user", "content": text}]
+
+    # -- calling and reading the answer ----------------------------------------------------------------
+    def _call(self, batch: int, messages: list[dict], current: str, batch_ids: list[str], prompt_mode: bool) -> str:
+        delta = self.mode == "delta" and not prompt_mode
+        reply = self.client.chat(
+            messages, response_format=DELTA_SCHEMA if delta else None, max_tokens=self.answer_tokens
+        )
+        call = OptimizerCall(
+            batch,
+            len(batch_ids),
+            count_message_tokens(messages, self.model),
+            messages[0]["content"],
+            reply.text,
+            reply.prompt_tokens,
+            reply.completion_tokens,
+            reply.cost_usd,
+        )
+        self.calls.append(call)
+        if delta:
+            return self._apply_delta(call, reply, batch_ids, current)
+        new, problem = self._read_rewrite(reply.text, reply.finish_reason, current, prompt_mode)
+        if problem:
+            call.kept_previous, call.warning = True, problem
+            warnings.warn(f"optimizer batch {batch}: {problem}; keeping the previous ruleset", stacklevel=3)
+            return current
+        return new
+
+    def _read_rewrite(self, text: str, finish_reason: str, current: str, prompt_mode: bool) -> tuple[str, str]:
+        if finish_reason == "length":
+            return "", "the reply was cut at the output limit"
+        match = re.search(r"<ruleset>(.*?)</ruleset>", text or "", re.S)
+        if not match:
+            return "", "no <ruleset>…</ruleset> in the reply"
+        new = match.group(1).strip("\n")
+        if not new.strip():
+            return "", "the reply's ruleset is empty"
+        if prompt_mode:
+            lost = set(TEMPLATE_VARIABLE.findall(current)) - set(TEMPLATE_VARIABLE.findall(new))
+            if lost:
+                return "", f"the new prompt lost template variable(s) {', '.join(sorted(lost))}"
+        if len(new) > self.max_ruleset_chars:
+            lines, kept = new.splitlines(keepends=True), ""
+            for line in lines:
+                if len(kept) + len(line) > self.max_ruleset_chars:
+                    break
+                kept += line
+            warnings.warn(
+                f"the new ruleset had {len(new)} characters; kept the first {len(kept)} "
+                f"(max_ruleset_chars={self.max_ruleset_chars})",
+                stacklevel=4,
+            )
+            new = kept
+        return new.strip("\n") + "\n", ""
+
+    def _apply_delta(self, call: OptimizerCall, reply, batch_ids: list[str], current: str) -> str:
+        try:
+            answer = json.loads(reply.text)
+            operations, effects = answer["operations"], answer.get("effects", [])
+        except (ValueError, KeyError, TypeError) as e:
+            call.kept_previous, call.warning = True, f"unparseable operations ({e})"
+            warnings.warn(f"optimizer batch {call.batch}: {call.warning}; keeping the previous ruleset", stacklevel=3)
+            return current
+        by_id = {rule.id: rule for rule in self.rules}
+        next_number = max([int(r.id[1:]) for r in self.rules if r.id[1:].isdigit()] + [0]) + 1
+        for op in operations:
+            kind, rule_id, text = op.get("op"), str(op.get("id", "")), str(op.get("text", "")).strip()
+            if kind == "add" and text:
+                sources = [s for s in op.get("sources", []) if s in batch_ids] or list(batch_ids)
+                rule = Rule(f"r{next_number}", text, self.loop, sources)
+                next_number += 1
+                self.rules.append(rule)
+                by_id[rule.id] = rule
+                call.report.append(f"added {rule.id}")
+            elif kind in ("edit", "remove") and rule_id not in by_id:
+                call.report.append(f"ignored {kind} of unknown rule {rule_id!r}")
+            elif kind == "edit" and text:
+                by_id[rule_id].text = text
+                by_id[rule_id].sources = sorted(set(by_id[rule_id].sources) | set(op.get("sources", [])))
+                call.report.append(f"edited {rule_id}")
+            elif kind == "remove":
+                self.rules.remove(by_id.pop(rule_id))
+                call.report.append(f"removed {rule_id}")
+            else:
+                call.report.append(f"ignored {kind} of {rule_id!r} without text")
+        for effect in effects:
+            rule = by_id.get(str(effect.get("id")))
+            if rule and effect.get("effect") in ("helped", "hurt"):
+                setattr(rule, effect["effect"], getattr(rule, effect["effect"]) + 1)
+        for line in call.report:
+            if line.startswith("ignored"):
+                warnings.warn(f"optimizer batch {call.batch}: {line}", stacklevel=3)
+        rendered = render_rules(self.rules)
+        if len(rendered) > self.max_ruleset_chars:
+            call.warning = f"ruleset is {len(rendered)} characters, over max_ruleset_chars={self.max_ruleset_chars}"
+            warnings.warn(call.warning, stacklevel=3)
+        return rendered
+
+
+def find_leaks(ruleset: str, train: pd.DataFrame) -> pd.DataFrame:
+    """Rules that name something of one training task: its repository, a file its gold patch touches,
+    or an identifier that appears in only one training task's gold patch. Such rules do not generalize.
+
+    Returns one row per finding: rule, instance_id, kind ("repository" / "file" / "identifier"), term.
+    """
+    from harness import patched_files
+
+    terms: dict[str, list[tuple[str, str]]] = {}
+    identifier_owners: dict[str, set[str]] = {}
+    for row in train.to_dict("records"):
+        iid = row["instance_id"]
+        repo = str(row.get("repo", ""))
+        for term in {repo, repo.split("/")[-1]} - {""}:
+            terms.setdefault(term, []).append((iid, "repository"))
+        for path in patched_files(row.get("patch") or ""):
+            terms.setdefault(path, []).append((iid, "file"))
+            terms.setdefault(Path(path).name, []).append((iid, "file"))
+        changed = "\n".join(line for line in str(row.get("patch") or "").splitlines() if line[:1] in "+-@ ")
+        for name in set(re.findall(r"\b(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]{3,})", changed)) | set(
+            re.findall(r"\b([a-z]+_[a-z0-9_]+|[A-Z][a-z]+[A-Z][A-Za-z0-9]+)\b", changed)
+        ):
+            identifier_owners.setdefault(name, set()).add(iid)
+    for name, owners in identifier_owners.items():
+        if len(owners) == 1:
+            terms.setdefault(name, []).append((next(iter(owners)), "identifier"))
+    findings = []
+    for rule in parse_rules(ruleset):
+        for term, owners in terms.items():
+            if re.search(rf"(?<![\w/.]){re.escape(term)}(?![\w/])", rule.text):
+                for iid, kind in owners:
+                    findings.append({"rule": rule.text, "instance_id": iid, "kind": kind, "term": term})
+    return pd.DataFrame(findings, columns=["rule", "instance_id", "kind", "term"]).drop_duplicates()

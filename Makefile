@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= bundled
 REPOS_DIR ?=
 
-.PHONY: setup test demo bench validate-benchmark lint clean
+.PHONY: setup test demo bench validate-benchmark screenshot lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,6 +34,12 @@ bench: setup
 	$(PY) benchmarks/bench_workspaces.py
 	$(PY) benchmarks/bench_run_act.py
 	$(PY) benchmarks/bench_optimizer.py
+	$(PY) benchmarks/bench_phoenix.py
+
+# A headless Chromium screenshot of Phoenix's experiments page after two logged loops.
+screenshot: setup
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(PY) tools/screenshot_experiments.py
 
 lint: setup
 	$(PY) -m ruff check .

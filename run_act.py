@@ -20,6 +20,7 @@ import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +60,8 @@ RESULT_COLUMNS = [
     "agent_version",
     "model",
     "transcript_path",
+    "started_at",
+    "finished_at",
 ]
 
 
@@ -169,6 +172,10 @@ def run_act(
     return pd.DataFrame([rows[(inst["instance_id"], attempt)] for inst, attempt in jobs], columns=RESULT_COLUMNS)
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
@@ -212,10 +219,12 @@ def _agent_run(
     try:
         env = harness.agent_env(inst, workspace)
         url = gateway.register(run_key, transcript, ruleset=ruleset, max_requests=max_requests)
+        started_at = _now()
         try:
             result = agent.run(workspace, inst["problem_statement"], ruleset, url, run_dir, env, timeout)
         finally:
             stats = gateway.finish(run_key)
+            finished_at = _now()
         exclude = EXCLUDED_FROM_PATCH + ((agent.rules_file, f"{agent.rules_file}/**") if agent.rules_file else ())
         patch = collect_patch(workspace, inst["base_commit"], exclude=exclude)
     finally:
@@ -231,6 +240,8 @@ def _agent_run(
         "completion_tokens": stats.completion_tokens,
         "rules_applied": stats.rules_applied,
         "transcript_path": str(transcript),
+        "started_at": started_at,
+        "finished_at": finished_at,
     }
     atomic_write_text(record_file, json.dumps(record, indent=1))
     return record
@@ -287,4 +298,6 @@ def _row(
         "agent_version": version,
         "model": model,
         "transcript_path": record["transcript_path"],
+        "started_at": record.get("started_at"),
+        "finished_at": record.get("finished_at"),
     }

@@ -56,7 +56,8 @@ def main() -> None:
             stop_phoenix(Path(tmp) / "phoenix")
     print(
         f"phoenix logging: {ROWS} rows (a run and 2 evaluations each) in {phoenix_s:.1f} s "
-        f"({phoenix_s / ROWS * 1000:.0f} ms per row); CSV {csv_s * 1000:.1f} ms; ratio phoenix/CSV {phoenix_s / csv_s:.0f}x"
+        f"({phoenix_s / ROWS * 1000:.0f} ms per row); CSV {csv_s * 1000:.1f} ms; "
+        f"ratio phoenix/CSV {phoenix_s / csv_s:.0f}x"
     )
 
 

@@ -1,4 +1,4 @@
-# make demo   — the cookbook on the bundled offline benchmark (for now: the benchmark check)
+# make demo   — the cookbook's notebook, headless, on the bundled offline benchmark
 # make test   — the test suite (sets everything up first)
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= bundled
 REPOS_DIR ?=
 
-.PHONY: setup test demo bench validate-benchmark screenshot lint clean
+.PHONY: setup test demo stop-phoenix bench validate-benchmark screenshot lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -25,7 +25,11 @@ node_modules/.installed: package.json package-lock.json
 test: setup
 	$(PY) -m pytest
 
-demo: validate-benchmark
+demo: setup
+	$(PY) cookbook.py demo
+
+stop-phoenix: setup
+	$(PY) cookbook.py stop-phoenix
 
 validate-benchmark: setup
 	$(PY) cookbook.py validate-benchmark --dataset $(DATASET) $(if $(REPOS_DIR),--repos-dir $(REPOS_DIR))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -63,6 +64,7 @@ class HarnessError(RuntimeError):
 
 class Harness(Protocol):
     name: str
+    version: str
 
     def evaluate(self, instances: list[dict], patches: Mapping[str, str]) -> list[ScoreResult]:
         """Score `patches[instance_id]` (missing or "" = the empty patch) for every instance."""
@@ -97,13 +99,21 @@ def patched_files(patch: str) -> list[str]:
     return [f.path for f in PatchSet(patch)]
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """Colour codes off: a pytest forced into colour (FORCE_COLOR in a notebook kernel) must still grade."""
+    return ANSI_ESCAPE.sub("", text)
+
+
 def grade(log: str, instance: dict) -> tuple[bool, list[str]]:
     """Grade a pytest `-rA` log exactly as SWE-bench does; return (resolved, failing test ids)."""
     from swebench.harness.constants import FAIL_TO_PASS, PASS_TO_PASS, ResolvedStatus
     from swebench.harness.grading import get_eval_tests_report, get_resolution_status
     from swebench.harness.log_parsers.python import parse_log_pytest
 
-    status_map = parse_log_pytest(log, None)
+    status_map = parse_log_pytest(strip_ansi(log), None)
     report = get_eval_tests_report(
         status_map, {FAIL_TO_PASS: instance["FAIL_TO_PASS"], PASS_TO_PASS: instance["PASS_TO_PASS"]}
     )
@@ -116,11 +126,12 @@ class LocalHarness:
 
     Per instance, `install` (default: `python -m pip install -e .` when the repository has a
     `pyproject.toml` or `setup.py`) runs once per repository and version in a virtualenv under
-    `<cookbook dir>/envs/`; `test_cmd` (default: `python -m pytest -rA`) is run on the test files
+    `<cookbook dir>/envs/`; `test_cmd` (default: `python -m pytest -rA --color=no`) is run on the test files
     that `test_patch` touches, with the workspace's code first on `PYTHONPATH`.
     """
 
     name = "local"
+    version = "2"  # part of the key of stored scores: bump when grading changes, so old verdicts are not reused
 
     def __init__(
         self,
@@ -182,7 +193,7 @@ class LocalHarness:
                 return result(PASS, f"all {n} FAIL_TO_PASS and PASS_TO_PASS tests pass", log)
             from swebench.harness.log_parsers.python import parse_log_pytest
 
-            if not parse_log_pytest(log, None) and not patch.strip():
+            if not parse_log_pytest(strip_ansi(log), None) and not patch.strip():
                 return result(ERROR, "harness error: the test run reported no results (see test_log)", log)
             return result(FAIL, "failing tests: " + ", ".join(failing), log, failing)
         except Exception as e:
@@ -243,7 +254,7 @@ class LocalHarness:
         return env
 
     def _run_tests(self, instance: dict, workspace: Path, env_dir: Path, test_files: list[str]) -> tuple[str, bool]:
-        command = instance.get("test_cmd") or "python -m pytest -rA -p no:cacheprovider"
+        command = instance.get("test_cmd") or "python -m pytest -rA --color=no -p no:cacheprovider"
         command = f"{command} {shlex.join(test_files)}"
         return run_with_deadline(["bash", "-c", command], workspace, self._env(env_dir, workspace), self.timeout)
 
@@ -316,6 +327,7 @@ class SWEBenchHarness:
     ):
         self.modal = modal
         self.name = "modal" if modal else "docker"
+        self.version = "1"
         self.workers = workers
         self.timeout = timeout
         self.runs_dir = Path(runs_dir) if runs_dir else cookbook_dir() / "swebench_runs"

@@ -111,7 +111,10 @@ def ensure_phoenix(working_dir: Path | str | None = None, quiet: bool = False) -
 
 
 def stop_phoenix(working_dir: Path | str | None = None) -> bool:
-    """Stop the local Phoenix started by `ensure_phoenix`; True if one was running."""
+    """Stop the local Phoenix started by `ensure_phoenix`; True if one was running. A remote Phoenix
+    (configured by environment) is never stopped from here."""
+    if remote_phoenix_url():
+        return False
     working_dir = Path(working_dir) if working_dir else cookbook_dir() / "phoenix"
     state_file = working_dir / "server.json"
     if not state_file.exists():

@@ -248,7 +248,7 @@ def _agent_run(
 
 
 def _score(inst: dict, record: dict, run_dir: Path, harness: Harness, force: bool) -> ScoreResult:
-    score_file = run_dir / f"score-{harness.name}.json"
+    score_file = run_dir / f"score-{harness.name}-v{harness.version}.json"
     if record.get("stored") and score_file.exists() and not force:
         return ScoreResult(**json.loads(score_file.read_text()))
     if record["agent"]["status"] == "error":

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -19,3 +20,18 @@ def bundled():
 def local_harness():
     """The Docker-less harness; its environments live in the cookbook dir and are reused."""
     return LocalHarness(workers=2)
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory):
+    """One real `phoenix serve` for the test session, started by the project's own code."""
+    from phoenix_experiments import ensure_phoenix, stop_phoenix
+
+    saved = {name: os.environ.pop(name) for name in ("PHOENIX_HOST", "PHOENIX_COLLECTOR_ENDPOINT", "PHOENIX_API_KEY")
+             if name in os.environ}
+    working_dir = tmp_path_factory.mktemp("phoenix")
+    url = ensure_phoenix(working_dir, quiet=True)
+    assert ensure_phoenix(working_dir, quiet=True) == url  # a second call reuses the running server
+    yield url
+    assert stop_phoenix(working_dir)
+    os.environ.update(saved)

@@ -21,6 +21,16 @@ def test_gold_passes_and_empty_fails(one, local_harness):
     assert "PASSED" in empty["test_log"] and "FAILED" in empty["test_log"]
 
 
+def test_coloured_test_output_still_grades(one, local_harness):
+    """A test command forced into colour (as in a notebook kernel with FORCE_COLOR) grades the same."""
+    inst = {**one.iloc[0].to_dict(), "test_cmd": "python -m pytest -rA --color=yes -p no:cacheprovider"}
+    gold = local_harness.evaluate([inst], {inst["instance_id"]: inst["patch"]})[0]
+    assert "\x1b[" in gold.test_log
+    assert gold.pass_or_fail == "pass", gold.reason
+    empty = local_harness.evaluate([inst], {})[0]
+    assert empty.pass_or_fail == "fail" and set(empty.failed_tests) & set(inst["FAIL_TO_PASS"])
+
+
 def test_a_wrong_patch_fails(one, local_harness):
     inst = one.iloc[0]
     # A patch that applies but fixes nothing: the gold patch's files with a harmless comment added.

@@ -12,32 +12,13 @@ from llm import LLMClient
 from phoenix_experiments import (
     PhoenixUnavailable,
     create_dataset,
-    ensure_phoenix,
     log_experiment_to_phoenix,
     phoenix_client,
-    stop_phoenix,
     trace_llm_calls,
 )
 from scripted_llm import Reply, ScriptedLLM
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def phoenix(tmp_path_factory, monkeypatch_module):
-    for name in ("PHOENIX_HOST", "PHOENIX_COLLECTOR_ENDPOINT", "PHOENIX_API_KEY"):
-        monkeypatch_module.delenv(name, raising=False)
-    working_dir = tmp_path_factory.mktemp("phoenix")
-    url = ensure_phoenix(working_dir, quiet=True)
-    assert ensure_phoenix(working_dir, quiet=True) == url  # a second call reuses the running server
-    yield url
-    assert stop_phoenix(working_dir)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,119 @@
+"""The offline demo: one scripted OpenAI-compatible server that plays the agent's model, the judge and the
+optimizer, so the whole learning path runs with no key and no network — with the real Cline binary, the
+real harness, the real Phoenix.
+
+The script is a small, honest story:
+- The agent's model fixes the easy tasks at once (it sends the gold edits). On the other tasks it gives
+  up without running anything — unless the rules in its system prompt tell it to run the tests first;
+  then it runs `python -m pytest` through Cline's shell tool and makes the fix.
+- The judge explains each failure from what it sees (an empty patch) and suggests running the tests.
+- The optimizer reads the judges' suggestions out of its meta-prompt and writes them as rules.
+So the rule the next loop's agent receives was learned from feedback, and the agent's behaviour changes
+only because the rule is in the prompt it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from scripted_llm import Reply, ScriptedLLM, ToolCall, messages_text, patch_as_tool_calls, system_prompt, task_of
+
+RULE_KEYWORD = "python -m pytest"
+JUDGE_IMPROVEMENT = (
+    "Reproduce the problem first: run the repository's tests with `python -m pytest` before and after "
+    "editing, and do not finish until the tests that cover the issue pass."
+)
+
+
+class DemoScript:
+    """The scripted model of the demo. `instances` are the tasks it may be asked about."""
+
+    def __init__(self, instances: list[dict]):
+        self.instances = instances
+
+    def __call__(self, request: dict) -> Reply:
+        if request.get("tools"):
+            return self.agent(request)
+        if (request.get("response_format") or {}).get("json_schema", {}).get("name") == "patch_judgement":
+            return self.judge(request)
+        return self.optimizer(request)
+
+    def agent(self, request: dict) -> Reply:
+        inst = task_of(request, self.instances)
+        if inst is None:
+            return Reply(content="I could not identify the task.")
+        messages = request.get("messages", [])
+        assistant_turns = [m for m in messages if m.get("role") == "assistant"]
+        follows_rule = RULE_KEYWORD in system_prompt(request)
+        easy = inst.get("difficulty") == "easy"
+        if not assistant_turns:
+            if easy:
+                return Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
+            if follows_rule:
+                return Reply(
+                    tool_calls=[ToolCall("run_commands", {"commands": ["python -m pytest -q -x 2>&1 | tail -5"]})]
+                )
+            return Reply(content="I looked at the issue but I am not sure where the bug is, so I will stop here.")
+        if len(assistant_turns) == 1 and follows_rule and not easy:
+            return Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
+        return Reply(content="I made the change the issue asks for.")
+
+    def judge(self, request: dict) -> Reply:
+        text = messages_text(request, "user")
+        passed = "## Test result\nPASSED" in text
+        empty = "(empty: the agent changed nothing)" in text
+        if passed:
+            explanation = "The patch changes the same code as the reference fix and the hidden tests pass."
+        elif empty:
+            explanation = (
+                "The agent ended without changing any code: it never reproduced the bug or ran the "
+                "tests, so it had no evidence of where the fault was."
+            )
+        else:
+            explanation = "The patch does not make the failing tests pass."
+        answer = {
+            "correctness": "correct" if passed else "incorrect",
+            "explanation": explanation,
+            "improvement": JUDGE_IMPROVEMENT,
+        }
+        return Reply(content=json.dumps(answer))
+
+    def optimizer(self, request: dict) -> Reply:
+        text = messages_text(request, "user")
+        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## Examples", 1)[0].strip()
+        rules = [] if current.startswith("(empty") else [line for line in current.splitlines() if line.strip()]
+        failures = text.count("correctness:\nincorrect")
+        if failures:
+            # the rule is the judges' suggestion, taken from the feedback in the meta-prompt
+            suggestion = re.search(r"improvement:\n(.+)", text)
+            rule = f"- {suggestion.group(1).strip()}" if suggestion else f"- {JUDGE_IMPROVEMENT}"
+            if rule not in rules:
+                rules.append(rule)
+        return Reply(content="<ruleset>\n" + "\n".join(rules) + "\n</ruleset>")
+
+
+def start_demo_server(instances: list[dict], latency: float = 0.0, log_path=None) -> ScriptedLLM:
+    """Start the demo's scripted server (stop it with `.stop()`)."""
+    return ScriptedLLM(DemoScript(instances), latency=latency, log_path=log_path, model="demo-model").start()
+
+
+def resolve_endpoint(instances: list[dict], quiet: bool = False) -> tuple[str, str, ScriptedLLM | None]:
+    """(base_url, api_key, demo server): the real endpoint from OPENAI_BASE_URL / OPENAI_API_KEY when
+    either is set, else the offline demo's scripted server, started now (say so first)."""
+    import os
+
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+        return (
+            os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+            os.environ.get("OPENAI_API_KEY") or "none",
+            None,
+        )
+    server = start_demo_server(instances, log_path=os.environ.get("COOKBOOK_DEMO_REQUEST_LOG"))
+    if not quiet:
+        print(
+            "OFFLINE DEMO MODE: no OPENAI_API_KEY or OPENAI_BASE_URL is set, so the agent's model, the judge "
+            f"and the optimizer are a scripted OpenAI-compatible server at {server.base_url}. Cline, the test "
+            "harness and Phoenix are real. Set OPENAI_API_KEY (or OPENAI_BASE_URL) to use real models."
+        )
+    return server.base_url, "offline-demo", server

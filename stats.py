@@ -1,0 +1,64 @@
+"""Statistics for noisy agent benchmarks: confidence intervals and paired tests between rulesets."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for k successes out of n; (0, 1) when n is 0."""
+    if n == 0:
+        return 0.0, 1.0
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    p = k / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the flip counts (b: pass→fail, c: fail→pass)."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def flips(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Instances whose pass_or_fail changed between two runs on the same instances (per-instance pass
+    rate over attempts), with the direction."""
+    rate_a = before.groupby("instance_id")["pass_or_fail"].apply(lambda s: (s == "pass").mean())
+    rate_b = after.groupby("instance_id")["pass_or_fail"].apply(lambda s: (s == "pass").mean())
+    both = pd.DataFrame({"before": rate_a, "after": rate_b}).dropna()
+    changed = both[both["before"] != both["after"]].copy()
+    changed["direction"] = [
+        "fixed" if a > b else "broken" for b, a in zip(changed["before"], changed["after"], strict=True)
+    ]
+    return changed.reset_index()
+
+
+def accuracy_table(results: dict[int, dict[str, pd.DataFrame]], confidence: float = 0.95) -> pd.DataFrame:
+    """One row per loop and split: passes k of n, accuracy and its Wilson interval (low, high)."""
+    rows = []
+    for loop, splits in sorted(results.items()):
+        for split, df in splits.items():
+            k, n = int((df["pass_or_fail"] == "pass").sum()), len(df)
+            low, high = wilson_interval(k, n, confidence)
+            rows.append(
+                {
+                    "loop": loop,
+                    "split": split,
+                    "k": k,
+                    "n": n,
+                    "accuracy": k / n if n else 0.0,
+                    "low": low,
+                    "high": high,
+                }
+            )
+    return pd.DataFrame(rows, columns=["loop", "split", "k", "n", "accuracy", "low", "high"])

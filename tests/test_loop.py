@@ -1,0 +1,123 @@
+"""The whole cookbook end to end in offline demo mode: the notebook headless, and the CLI killed and resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pandas as pd
+import papermill
+import pytest
+
+from config import PROJECT_DIR
+from loop import read_ruleset_file, run_paths
+from phoenix_experiments import phoenix_client
+from scripted_llm import system_prompt
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "requests.jsonl"
+    monkeypatch.setenv("COOKBOOK_DEMO_REQUEST_LOG", str(log))
+    return log
+
+
+@pytest.fixture
+def run_name():
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    for path in run_paths(name):
+        subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+def agent_requests(log):
+    entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [e["body"] for e in entries if e["body"].get("tools")]
+
+
+def test_the_notebook_runs_offline_end_to_end(offline, run_name, phoenix, monkeypatch, tmp_path):
+    monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", phoenix)
+    output = tmp_path / "executed.ipynb"
+    papermill.execute_notebook(
+        str(PROJECT_DIR / "optimize_cline_act.ipynb"), str(output), cwd=str(PROJECT_DIR), progress_bar=False,
+        parameters={"RUN_NAME": run_name, "LOOPS": 2, "TRAIN_SIZE": 6, "TEST_SIZE": 6, "WORKERS": 4,
+                    "STOP_PHOENIX_AT_END": True},
+    )
+    run_dir, rulesets_dir = run_paths(run_name)
+    for loop in (0, 1):
+        lines = (rulesets_dir / f"ruleset_{loop}.txt").read_text().splitlines()
+        assert lines[0].startswith("train_accuracy: ") and lines[1].startswith("test_accuracy: ")
+        assert lines[2] == f"optimized ruleset_{loop}:"
+        for split in ("train", "test"):
+            assert len(pd.read_csv(run_dir / f"{split}_results_{loop}.csv")) == 6
+    _, test_0, rule = read_ruleset_file(rulesets_dir / "ruleset_0.txt")
+    _, test_1, _ = read_ruleset_file(rulesets_dir / "ruleset_1.txt")
+    assert rule.strip() and test_1 > test_0, (test_0, test_1)
+
+    # loop 1's agent requests carried the rule learned in loop 0; loop 0's did not
+    requests = agent_requests(offline)
+    with_rule = [r for r in requests if rule.strip() in system_prompt(r)]
+    assert with_rule and len(with_rule) < len(requests)
+    assert pd.read_csv(run_dir / "test_results_1.csv")["rules_applied"].all()
+
+    client = phoenix_client(phoenix)
+    for split in ("train", "test"):
+        dataset = client.datasets.get_dataset(dataset=f"{run_name}-{split}")
+        names = sorted(e["name"] for e in client.experiments.list(dataset_id=dataset.id))
+        assert names == [f"{run_name} loop 0 {split}", f"{run_name} loop 1 {split}"]
+
+    executed = output.read_text()
+    assert "OFFLINE DEMO MODE" in executed and phoenix in executed
+
+
+def test_the_committed_notebook_has_no_outputs():
+    notebook = json.loads((PROJECT_DIR / "optimize_cline_act.ipynb").read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert "parameters" in code[0]["metadata"].get("tags", [])
+
+
+def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tmp_path):
+    command = [sys.executable, str(PROJECT_DIR / "cookbook.py"), "run", "--run-name", run_name, "--loops", "2",
+               "--train-size", "3", "--test-size", "3", "--workers", "3", "--phoenix", "false"]
+    run_dir, rulesets_dir = run_paths(run_name)
+    proc = subprocess.Popen(command, cwd=PROJECT_DIR, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (rulesets_dir / "ruleset_0.txt").exists():
+        assert proc.poll() is None, "the CLI ended before loop 0 finished"
+        time.sleep(0.5)
+    time.sleep(4)  # into loop 1
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(["pkill", "-9", "-f", str(run_dir)], check=False)  # the killed run's agents, if mid-run
+    assert not (rulesets_dir / "ruleset_1.txt").exists()
+    before = {name: (rulesets_dir.parent / run_name / name).read_bytes() if name.startswith("ruleset") else
+              (run_dir / name).read_bytes() for name in ("ruleset_0.txt", "train_results_0.csv", "test_results_0.csv")}
+
+    finished_runs = {p: p.stat().st_mtime_ns for p in (run_dir / "agent_runs").glob("*/*/agent.json")}
+    assert len(finished_runs) >= 6  # loop 0's six runs at least
+
+    resumed_log = tmp_path / "resumed.jsonl"
+    env = {**os.environ, "COOKBOOK_DEMO_REQUEST_LOG": str(resumed_log)}
+    done = subprocess.run([*command, "--resume"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for name, content in before.items():
+        path = rulesets_dir / name if name.startswith("ruleset") else run_dir / name
+        assert path.read_bytes() == content, name
+    assert (rulesets_dir / "ruleset_1.txt").exists() and (run_dir / "test_results_1.csv").exists()
+    _, _, rule = read_ruleset_file(rulesets_dir / "ruleset_0.txt")
+    # every agent request after the resume belongs to loop 1: it carries loop 0's rule
+    requests = agent_requests(resumed_log)
+    assert all(rule.strip() in system_prompt(r) for r in requests)
+    assert "train_accuracy" in done.stdout
+    after = {p: p.stat().st_mtime_ns for p in (run_dir / "agent_runs").glob("*/*/agent.json")}
+    assert len(after) == 12 and all(after[p] == mtime for p, mtime in finished_runs.items())

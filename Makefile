@@ -39,6 +39,7 @@ bench: setup
 	$(PY) benchmarks/bench_run_act.py
 	$(PY) benchmarks/bench_optimizer.py
 	$(PY) benchmarks/bench_phoenix.py
+	$(PY) benchmarks/bench_rate_limit.py
 
 # A headless Chromium screenshot of Phoenix's experiments page after two logged loops.
 screenshot: setup

@@ -80,7 +80,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
     import papermill
+
+    if not (os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")):
+        print(
+            "Offline demo mode: no OPENAI_API_KEY or OPENAI_BASE_URL, so the models are scripted "
+            "(Cline, the tests and Phoenix are real). Set OPENAI_API_KEY to use real models.\n",
+            flush=True,
+        )
+    # papermill logs each cell's output as it comes: show it, without the kernel's own chatter
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("traitlets", "asyncio", "httpx", "blib2to3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     out_dir = cookbook_dir() / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,8 @@ unchanged. On the way, each request and the reply's usage are appended to the ru
 ruleset was in the system prompt the model received — the only proof that the rules were applied.
 
 The gateway is also where limits are enforced: `max_requests` per run (an agent that loops forever
-gets HTTP 400 with a message, and its run ends).
+gets HTTP 400 with a message, and its run ends), and a global rate limit (requests and tokens per
+minute, shared by every run) that makes requests wait rather than fail.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
+
+from util import LocalHTTPServer, serve_in_thread
 
 HOP_BY_HOP = {
     "connection",
@@ -60,21 +63,48 @@ class RunStats:
         return bool(self.rules_seen) and all(self.rules_seen)
 
 
-class Gateway:
-    """The gateway server. `upstream` is the real endpoint's base URL (ending in /v1)."""
+class RateLimiter:
+    """At most `requests` requests and `tokens` tokens in any window of `period_s` seconds, shared by all
+    the runs of a gateway (so 50+ parallel agents stay under the provider's limits): a request that does
+    not fit waits. Tokens are the request's estimate (its size / 4) at admission."""
 
-    def __init__(self, upstream: str, api_key: str, timeout: float = 600):
+    def __init__(self, requests: int | None = None, tokens: int | None = None, period_s: float = 60.0):
+        self.requests, self.tokens, self.period_s = requests, tokens, period_s
+        self._sent: list[tuple[float, int]] = []
+        self._cond = threading.Condition()
+
+    def acquire(self, tokens: int) -> float:
+        """Wait until the request fits; return the seconds waited."""
+        start = time.monotonic()
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                self._sent = [(t, n) for t, n in self._sent if t > now - self.period_s]
+                fits_requests = self.requests is None or len(self._sent) < self.requests
+                fits_tokens = (
+                    self.tokens is None or not self._sent or sum(n for _, n in self._sent) + tokens <= self.tokens
+                )
+                if fits_requests and fits_tokens:
+                    self._sent.append((now, tokens))
+                    return now - start
+                self._cond.wait(timeout=max(0.01, self._sent[0][0] + self.period_s - now))
+
+
+class Gateway:
+    """The gateway server. `upstream` is the real endpoint's base URL (ending in /v1); `rate_limiter`, if
+    given, bounds the requests and tokens per minute of all runs together."""
+
+    def __init__(self, upstream: str, api_key: str, timeout: float = 600, rate_limiter: RateLimiter | None = None):
         self.upstream = upstream.rstrip("/")
         self.api_key = api_key
+        self.rate_limiter = rate_limiter
         self.runs: dict[str, RunStats] = {}
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=30))
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LocalHTTPServer | None = None
 
     def start(self) -> Gateway:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_in_thread(_handler(self))
         return self
 
     def stop(self) -> None:
@@ -215,8 +245,9 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             if not admitted:
                 # 400, not 429: a rate-limit status makes agents back off and retry for minutes
                 return self._error(400, f"request cap of {stats.max_requests} LLM calls for this run reached")
+            waited = gateway.rate_limiter.acquire(len(raw) // 4) if gateway.rate_limiter else 0.0
             started = time.time()
-            entry = {"time": started, "path": path, "request": body}
+            entry = {"time": started, "path": path, "request": body, "rate_limit_wait_s": round(waited, 3)}
             try:
                 request = gateway._client.build_request(
                     "POST", gateway.upstream + path, headers=self._headers(), content=raw

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from agents import COMPLETED, TIMEOUT, Agent, AgentResult, make_agent
 from config import cookbook_dir
 from harness import ERROR, PASS, Harness, LocalHarness, ScoreResult, get_harness
-from llm_gateway import Gateway
+from llm import price
+from llm_gateway import Gateway, RateLimiter
 from swebench_data import load_instances
 from util import atomic_write_text
 from workspaces import EXCLUDED_FROM_PATCH, collect_patch, prepare_workspace, remove_workspace
@@ -88,6 +89,8 @@ def run_act(
     base_url: str | None = None,
     api_key: str | None = None,
     runs_dir: str | Path | None = None,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run the agent with `ruleset` on `instance_ids` of `dataset_name` (None = all) and score each patch.
@@ -102,6 +105,7 @@ def run_act(
     agent's model `model` (default: `AGENT_MODEL`, else gpt-4.1). `max_requests` caps the LLM calls of
     one run at the gateway; `timeout` (seconds) kills a run's whole process group. Finished runs are
     stored under `runs_dir` (default `<cookbook dir>/agent_runs`), with each run's transcript.
+    `requests_per_minute` / `tokens_per_minute` bound all runs together at the gateway.
     """
     instances = load_instances(dataset_name, split, instance_ids).to_dict("records")
     model = model or os.environ.get("AGENT_MODEL") or DEFAULT_AGENT_MODEL
@@ -131,7 +135,11 @@ def run_act(
     lock = threading.Lock()
     bar = tqdm(total=len(jobs), desc=f"run_act {run_id}", disable=not progress)
 
-    with Gateway(base_url, api_key) as gateway, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    limiter = RateLimiter(requests_per_minute, tokens_per_minute) if requests_per_minute or tokens_per_minute else None
+    with (
+        Gateway(base_url, api_key, rate_limiter=limiter) as gateway,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
 
         def job(inst: dict, attempt: int) -> dict:
             with lock:
@@ -273,7 +281,8 @@ def _row(
     else:
         status = "unresolved"
     errors = [e for e in (result.get("error"), score.reason if score.pass_or_fail == ERROR else "") if e]
-    cost = result.get("cost_usd")
+    # the agent's own figure when it knows the model's price, else the project's price table
+    cost = result.get("cost_usd") or price(model, record["prompt_tokens"], record["completion_tokens"])
     return {
         "instance_id": inst["instance_id"],
         "attempt": attempt,
@@ -291,7 +300,7 @@ def _row(
         "llm_calls": record["llm_calls"],
         "prompt_tokens": record["prompt_tokens"],
         "completion_tokens": record["completion_tokens"],
-        "cost_usd": cost if cost else None,
+        "cost_usd": cost,
         "rules_applied": record["rules_applied"],
         "ruleset_sha": sha,
         "agent": agent.name,

@@ -30,6 +30,44 @@ def mcnemar_exact(b: int, c: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n attempts of which c passed: 1 - C(n-c, k) / C(n, k)."""
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} attempts, got {n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def per_instance(df: pd.DataFrame) -> pd.DataFrame:
+    """Per instance: attempts, passes, pass rate and pass@k for k = 1 … attempts."""
+    grouped = df.groupby("instance_id")["pass_or_fail"]
+    table = pd.DataFrame({"attempts": grouped.size(), "passes": grouped.apply(lambda s: int((s == "pass").sum()))})
+    table["pass_rate"] = table["passes"] / table["attempts"]
+    for k in range(1, int(table["attempts"].min()) + 1):
+        table[f"pass@{k}"] = [pass_at_k(n, c, k) for n, c in zip(table["attempts"], table["passes"], strict=True)]
+    return table.reset_index()
+
+
+def compare(before: pd.DataFrame, after: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """Paired comparison of two rulesets on the same instances: instances whose pass rate rose (c) and
+    fell (b), and the exact two-sided p-value (McNemar's exact test; with several attempts, the sign
+    test on per-instance pass rates, which is the same computation)."""
+    changed = flips(before, after)
+    b, c = int((changed["direction"] == "broken").sum()), int((changed["direction"] == "fixed").sum())
+    p = mcnemar_exact(b, c)
+    both = set(before["instance_id"]) & set(after["instance_id"])
+    return {
+        "instances": len(both),
+        "fixed": c,
+        "broken": b,
+        "p_value": p,
+        "significant": p < alpha,
+        "accuracy_before": float(per_instance(before)["pass_rate"].mean()),
+        "accuracy_after": float(per_instance(after)["pass_rate"].mean()),
+    }
+
+
 def flips(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """Instances whose pass_or_fail changed between two runs on the same instances (per-instance pass
     rate over attempts), with the direction."""

@@ -6,7 +6,9 @@ import fcntl
 import os
 import subprocess
 import tempfile
+import threading
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -48,3 +50,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server on loopback for many parallel clients (the listen backlog of the standard
+    library's default, 5, resets connections when 50+ agents connect at once)."""
+
+    daemon_threads = True
+    request_queue_size = 256
+
+
+def serve_in_thread(handler: type[BaseHTTPRequestHandler]) -> LocalHTTPServer:
+    """Start a server on 127.0.0.1 (a free port) in a background thread; stop with shutdown() and server_close()."""
+    server = LocalHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

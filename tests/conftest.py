@@ -27,8 +27,11 @@ def phoenix(tmp_path_factory):
     """One real `phoenix serve` for the test session, started by the project's own code."""
     from phoenix_experiments import ensure_phoenix, stop_phoenix
 
-    saved = {name: os.environ.pop(name) for name in ("PHOENIX_HOST", "PHOENIX_COLLECTOR_ENDPOINT", "PHOENIX_API_KEY")
-             if name in os.environ}
+    saved = {
+        name: os.environ.pop(name)
+        for name in ("PHOENIX_HOST", "PHOENIX_COLLECTOR_ENDPOINT", "PHOENIX_API_KEY")
+        if name in os.environ
+    }
     working_dir = tmp_path_factory.mktemp("phoenix")
     url = ensure_phoenix(working_dir, quiet=True)
     assert ensure_phoenix(working_dir, quiet=True) == url  # a second call reuses the running server

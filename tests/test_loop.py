@@ -46,9 +46,18 @@ def test_the_notebook_runs_offline_end_to_end(offline, run_name, phoenix, monkey
     monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", phoenix)
     output = tmp_path / "executed.ipynb"
     papermill.execute_notebook(
-        str(PROJECT_DIR / "optimize_cline_act.ipynb"), str(output), cwd=str(PROJECT_DIR), progress_bar=False,
-        parameters={"RUN_NAME": run_name, "LOOPS": 2, "TRAIN_SIZE": 6, "TEST_SIZE": 6, "WORKERS": 4,
-                    "STOP_PHOENIX_AT_END": True},
+        str(PROJECT_DIR / "optimize_cline_act.ipynb"),
+        str(output),
+        cwd=str(PROJECT_DIR),
+        progress_bar=False,
+        parameters={
+            "RUN_NAME": run_name,
+            "LOOPS": 2,
+            "TRAIN_SIZE": 6,
+            "TEST_SIZE": 6,
+            "WORKERS": 4,
+            "STOP_PHOENIX_AT_END": True,
+        },
     )
     run_dir, rulesets_dir = run_paths(run_name)
     for loop in (0, 1):
@@ -85,11 +94,27 @@ def test_the_committed_notebook_has_no_outputs():
 
 
 def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tmp_path):
-    command = [sys.executable, str(PROJECT_DIR / "cookbook.py"), "run", "--run-name", run_name, "--loops", "2",
-               "--train-size", "3", "--test-size", "3", "--workers", "3", "--phoenix", "false"]
+    command = [
+        sys.executable,
+        str(PROJECT_DIR / "cookbook.py"),
+        "run",
+        "--run-name",
+        run_name,
+        "--loops",
+        "2",
+        "--train-size",
+        "3",
+        "--test-size",
+        "3",
+        "--workers",
+        "3",
+        "--phoenix",
+        "false",
+    ]
     run_dir, rulesets_dir = run_paths(run_name)
-    proc = subprocess.Popen(command, cwd=PROJECT_DIR, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, cwd=PROJECT_DIR, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (rulesets_dir / "ruleset_0.txt").exists():
         assert proc.poll() is None, "the CLI ended before loop 0 finished"
@@ -99,16 +124,19 @@ def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tm
     proc.wait()
     subprocess.run(["pkill", "-9", "-f", str(run_dir)], check=False)  # the killed run's agents, if mid-run
     assert not (rulesets_dir / "ruleset_1.txt").exists()
-    before = {name: (rulesets_dir.parent / run_name / name).read_bytes() if name.startswith("ruleset") else
-              (run_dir / name).read_bytes() for name in ("ruleset_0.txt", "train_results_0.csv", "test_results_0.csv")}
+    before = {
+        name: (rulesets_dir.parent / run_name / name).read_bytes()
+        if name.startswith("ruleset")
+        else (run_dir / name).read_bytes()
+        for name in ("ruleset_0.txt", "train_results_0.csv", "test_results_0.csv")
+    }
 
     finished_runs = {p: p.stat().st_mtime_ns for p in (run_dir / "agent_runs").glob("*/*/agent.json")}
     assert len(finished_runs) >= 6  # loop 0's six runs at least
 
     resumed_log = tmp_path / "resumed.jsonl"
     env = {**os.environ, "COOKBOOK_DEMO_REQUEST_LOG": str(resumed_log)}
-    done = subprocess.run([*command, "--resume"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([*command, "--resume"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     for name, content in before.items():
         path = rulesets_dir / name if name.startswith("ruleset") else run_dir / name

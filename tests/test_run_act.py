@@ -181,3 +181,37 @@ def test_an_endless_agent_is_stopped_at_the_request_cap(llm, behaviours, instanc
         assert len(endless.chat_requests()) == 4
     row = df.iloc[0]
     assert row["status"] == "error" and "request cap of 4" in row["error"] and row["llm_calls"] == 4
+
+
+def test_the_global_rate_limit_is_never_exceeded(tmp_path):
+    """64 clients through one gateway: in no window of the period did the server see more than the limit."""
+    import threading
+
+    import httpx
+
+    from llm_gateway import Gateway, RateLimiter
+
+    limit, period = 5, 2.0
+    with (
+        ScriptedLLM(lambda r: Reply(content="ok")) as llm,
+        Gateway(llm.base_url, "k", rate_limiter=RateLimiter(requests=limit, period_s=period)) as gateway,
+    ):
+        url = gateway.register("limited", tmp_path / "t.jsonl")
+
+        def client():
+            httpx.post(
+                f"{url}/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                timeout=60,
+            )
+
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        times = sorted(r["time"] for r in llm.requests)
+    assert len(times) == 16
+    window = period * 0.97  # a few ms of jitter between the gateway's clock and the server's
+    assert max(sum(1 for u in times if t <= u < t + window) for t in times) <= limit
+    assert times[-1] - times[0] >= period * (16 // limit - 1)  # it did wait, not refuse

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from util import LocalHTTPServer, serve_in_thread
+from util import BackgroundHTTPService
 
 HOP_BY_HOP = {
     "connection",
@@ -90,7 +90,7 @@ class RateLimiter:
                 self._cond.wait(timeout=max(0.01, self._sent[0][0] + self.period_s - now))
 
 
-class Gateway:
+class Gateway(BackgroundHTTPService):
     """The gateway server. `upstream` is the real endpoint's base URL (ending in /v1); `rate_limiter`, if
     given, bounds the requests and tokens per minute of all runs together."""
 
@@ -101,23 +101,13 @@ class Gateway:
         self.runs: dict[str, RunStats] = {}
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=30))
-        self._server: LocalHTTPServer | None = None
 
-    def start(self) -> Gateway:
-        self._server = serve_in_thread(_handler(self))
-        return self
+    def _make_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        super().stop()
         self._client.close()
-
-    def __enter__(self) -> Gateway:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def register(self, run_key: str, transcript_path: Path, ruleset: str = "", max_requests: int | None = None) -> str:
         """Open a run; return its base URL (for the agent's provider configuration)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from util import LocalHTTPServer, serve_in_thread
+from util import BackgroundHTTPService
 
 
 @dataclass
@@ -77,7 +77,7 @@ def turn(request: dict) -> int:
     return sum(1 for m in request.get("messages", []) if m.get("role") == "assistant")
 
 
-class ScriptedLLM:
+class ScriptedLLM(BackgroundHTTPService):
     """The server. `latency` is added before every reply (a slow model, for benchmarks)."""
 
     def __init__(
@@ -89,7 +89,6 @@ class ScriptedLLM:
         self.model = model
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        self._server: LocalHTTPServer | None = None
         self._stopping = threading.Event()
 
     @property
@@ -97,21 +96,11 @@ class ScriptedLLM:
         assert self._server, "start() the server first"
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def start(self) -> ScriptedLLM:
-        self._server = serve_in_thread(_handler(self))
-        return self
+    def _make_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> ScriptedLLM:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def _closing(self) -> None:
+        self._stopping.set()  # releases the handlers of hanging replies
 
     def record(self, path: str, body: dict) -> None:
         entry = {"time": time.time(), "path": path, "body": body}

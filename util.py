@@ -65,3 +65,32 @@ def serve_in_thread(handler: type[BaseHTTPRequestHandler]) -> LocalHTTPServer:
     server = LocalHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class BackgroundHTTPService:
+    """start() / stop() / `with` for a service that serves `self._make_handler()` on 127.0.0.1."""
+
+    _server: LocalHTTPServer | None = None
+
+    def _make_handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def _closing(self) -> None:
+        """Called first by stop(): release what handlers may be waiting on."""
+
+    def start(self):
+        self._server = serve_in_thread(self._make_handler())
+        return self
+
+    def stop(self) -> None:
+        self._closing()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -63,9 +63,11 @@ class Agent(Protocol):
         run_dir: Path,
         env: dict[str, str],
         timeout: float,
+        instance: dict | None = None,
     ) -> AgentResult:
         """Work on `task` in `workspace` with `ruleset`, talking to the model at `base_url`; keep every
-        file of the run under `run_dir`; stop by `timeout` seconds, whatever the agent does."""
+        file of the run under `run_dir`; stop by `timeout` seconds, whatever the agent does. `instance` is
+        the whole SWE-bench row, for agents that need more than the task (a remote sandbox's image)."""
         ...
 
 
@@ -184,6 +186,7 @@ class ClineAgent:
         run_dir: Path,
         env: dict[str, str],
         timeout: float,
+        instance: dict | None = None,
     ) -> AgentResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         config_dir, data_dir = run_dir / "cline-config", run_dir / "cline-data"
@@ -276,6 +279,7 @@ class ClaudeCodeAgent:
         run_dir: Path,
         env: dict[str, str],
         timeout: float,
+        instance: dict | None = None,
     ) -> AgentResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -329,9 +333,13 @@ class ClaudeCodeAgent:
 
 
 def make_agent(name: str, model: str, **options) -> Agent:
-    """`"cline"` or `"claude-code"`."""
+    """`"cline"`, `"cline-modal"` (Cline in a Modal sandbox per run) or `"claude-code"`."""
     if name == "cline":
         return ClineAgent(model, **options)
+    if name == "cline-modal":
+        from modal_backend import ModalClineAgent
+
+        return ModalClineAgent(model, **options)
     if name == "claude-code":
         return ClaudeCodeAgent(model, **options)
-    raise ValueError(f"Unknown agent {name!r}; use 'cline' or 'claude-code'.")
+    raise ValueError(f"Unknown agent {name!r}; use 'cline', 'cline-modal' or 'claude-code'.")

@@ -45,7 +45,7 @@ class LoopConfig(BaseModel):
     split_strategy: Literal["random", "by_repo", "by_date"] = "random"
     loops: int = Field(5, description="optimization loops")
     workers: int = Field(4, description="agent runs in parallel (~0.8 GB of memory each)")
-    agent: Literal["cline", "claude-code"] = "cline"
+    agent: Literal["cline", "cline-modal", "claude-code"] = "cline"
     agent_model: str = Field("gpt-4.1", description="the agent's model")
     judge_model: str = Field("gpt-5", description="the LLM judge's model")
     optimizer_model: str = Field("gpt-5", description="the meta-prompt model")

@@ -113,13 +113,15 @@ def run_act(
         agent = make_agent(agent, model)
     if isinstance(harness, str):
         harness = get_harness(harness, workers=1, repos_dir=repos_dir)
-    if not isinstance(harness, LocalHarness):
+    remote = getattr(agent, "remote", False)  # runs where the instance image is (a Modal sandbox)
+    if not isinstance(harness, LocalHarness) and not remote:
         # The agent must be able to run the repository's tests: for SWE-bench instances that means the
         # instance image, so without an engine nothing can start.
         harness.check_ready()
         raise NotImplementedError(
             "Agent workspaces inside SWE-bench instance containers are not built yet: run agents with the "
-            "local harness (repositories that install with pip), or score existing patches with harness.evaluate."
+            "local harness (repositories that install with pip), in Modal sandboxes (agent='cline-modal'), or "
+            "score existing patches with harness.evaluate."
         )
     version = agent.version  # raises AgentNotInstalled before any work
     base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
@@ -196,7 +198,7 @@ def _agent_run(
     ruleset: str,
     run_dir: Path,
     gateway: Gateway,
-    harness: LocalHarness,
+    harness: Harness,
     repos_dir,
     timeout: float,
     max_requests: int,
@@ -225,11 +227,14 @@ def _agent_run(
             "transcript_path": "",
         }
     try:
-        env = harness.agent_env(inst, workspace)
+        remote = getattr(agent, "remote", False)
+        env = (
+            dict(os.environ) if remote or not isinstance(harness, LocalHarness) else harness.agent_env(inst, workspace)
+        )
         url = gateway.register(run_key, transcript, ruleset=ruleset, max_requests=max_requests)
         started_at = _now()
         try:
-            result = agent.run(workspace, inst["problem_statement"], ruleset, url, run_dir, env, timeout)
+            result = agent.run(workspace, inst["problem_statement"], ruleset, url, run_dir, env, timeout, instance=inst)
         finally:
             stats = gateway.finish(run_key)
             finished_at = _now()

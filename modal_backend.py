@@ -1,0 +1,151 @@
+"""Agents beyond one machine: Cline in a Modal sandbox built from the SWE-bench instance image.
+
+`ModalClineAgent` is an agent of the same protocol as `agents.ClineAgent`, so `run_act` drives it the same
+way, with the same recording gateway — which the sandbox must be able to reach: expose the gateway's
+port with a tunnel of your choice and set `COOKBOOK_GATEWAY_PUBLIC_URL` to its public base (the part that
+replaces `http://127.0.0.1:PORT`). Per run: a sandbox from the instance's `image` (its `/testbed` holds
+the repository at the base commit and its environment) with Node and the pinned Cline CLI added; the
+ruleset written to `/testbed/.clinerules`; Cline run headless in it; the sandbox's `git diff` against the
+base commit applied to the local workspace, where `run_act` takes the patch as for a local agent.
+
+Memory then lives in Modal's cloud, so 100+ agents run in parallel without one machine's ~0.8 GB each.
+Needs `pip install modal` and `modal token new`. Without credentials, the first Modal client call fails
+and this says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from agents import COMPLETED, FAILED, TIMEOUT, AgentResult, ClineAgent
+from util import GitError, git
+
+APP_NAME = "prompt-learning-cookbook"
+
+
+class ModalUnavailable(RuntimeError):
+    """Modal cannot be used (package, credentials, gateway URL); the message says what to do."""
+
+
+def modal_app():
+    """The Modal app the sandboxes belong to (the first call to Modal's API)."""
+    try:
+        import modal
+    except ImportError as e:
+        raise ModalUnavailable("The Modal backend needs the `modal` package: pip install modal") from e
+    try:
+        return modal.App.lookup(APP_NAME, create_if_missing=True)
+    except modal.exception.AuthError as e:
+        raise ModalUnavailable(
+            f"Modal credentials are missing or invalid ({e}). Run `modal token new`, or set MODAL_TOKEN_ID "
+            "and MODAL_TOKEN_SECRET."
+        ) from e
+
+
+class ModalClineAgent(ClineAgent):
+    """Cline in a Modal sandbox per run; `remote = True` tells run_act the repository's environment is the
+    instance image, not a local virtualenv."""
+
+    name = "cline-modal"
+    remote = True
+
+    def __init__(
+        self,
+        model: str,
+        provider: str = "openai-compatible",
+        public_gateway_url: str | None = None,
+        cpu: float = 2.0,
+        memory_mb: int = 4096,
+    ):
+        super().__init__(model, provider)
+        self.public_gateway_url = public_gateway_url or os.environ.get("COOKBOOK_GATEWAY_PUBLIC_URL")
+        self.cpu, self.memory_mb = cpu, memory_mb
+
+    def sandbox_base_url(self, base_url: str) -> str:
+        """The run's gateway URL as the sandbox reaches it."""
+        if not self.public_gateway_url:
+            raise ModalUnavailable(
+                "A Modal sandbox cannot reach the gateway on 127.0.0.1: expose it with a tunnel and set "
+                "COOKBOOK_GATEWAY_PUBLIC_URL (or public_gateway_url=) to its public base URL."
+            )
+        path = base_url.split("/runs/", 1)[1]
+        return f"{self.public_gateway_url.rstrip('/')}/runs/{path}"
+
+    def run(
+        self,
+        workspace: Path,
+        task: str,
+        ruleset: str,
+        base_url: str,
+        run_dir: Path,
+        env: dict[str, str],
+        timeout: float,
+        instance: dict | None = None,
+    ) -> AgentResult:
+        import modal
+
+        if not instance or not instance.get("image"):
+            raise ModalUnavailable("The Modal backend runs SWE-bench instances that name their `image`.")
+        app = modal_app()
+        url = self.sandbox_base_url(base_url)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        providers = self._provider_template().read_text().replace(self._PLACEHOLDER_URL, url)
+        image = modal.Image.from_registry(instance["image"]).run_commands(
+            "command -v node || (apt-get update && apt-get install -y nodejs npm)",
+            f"npm install -g cline@{self.version}",
+        )
+        start = time.monotonic()
+        sandbox = modal.Sandbox.create(
+            app=app, image=image, workdir="/testbed", timeout=int(timeout) + 120, cpu=self.cpu, memory=self.memory_mb
+        )
+        try:
+            files = {"/root/cline/data/settings/providers.json": providers, "/tmp/task.txt": task}
+            if ruleset.strip():
+                files[f"/testbed/{self.rules_file}"] = ruleset
+            for path, text in files.items():
+                sandbox.exec("mkdir", "-p", str(Path(path).parent)).wait()
+                with sandbox.open(path, "w") as handle:
+                    handle.write(text)
+            process = sandbox.exec(
+                "bash",
+                "-c",
+                "cline --config /root/cline/config --data-dir /root/cline/data --cwd /testbed "
+                '--json "$(cat /tmp/task.txt)" </dev/null',
+                timeout=int(timeout),
+            )
+            output = process.stdout.read()
+            code = process.wait()
+            (run_dir / "cline.ndjson").write_text(output)
+            diff = sandbox.exec(
+                "bash",
+                "-c",
+                f"cd /testbed && git add -N . && git diff --binary "
+                f"{instance['base_commit']} -- . ':(exclude){self.rules_file}'",
+            )
+            patch = diff.stdout.read()
+            diff.wait()
+        finally:
+            sandbox.terminate()
+        seconds = time.monotonic() - start
+        result = AgentResult(COMPLETED, round(seconds, 2), output_path=str(run_dir / "cline.ndjson"))
+        final = next(
+            (
+                json.loads(line)
+                for line in reversed(output.splitlines())
+                if line.startswith("{") and '"run_result"' in line
+            ),
+            None,
+        )
+        if seconds >= timeout:
+            result.status, result.error = TIMEOUT, f"killed after the {timeout:g} s deadline"
+        elif not final or final.get("finishReason") != "completed":
+            result.status, result.error = FAILED, f"cline in the sandbox exited ({code}) without completing"
+        if patch.strip():
+            try:
+                git("apply", "--binary", "-", cwd=workspace, input=patch)
+            except GitError as e:
+                result.status, result.error = FAILED, f"the sandbox's diff does not apply locally: {e}"
+        return result

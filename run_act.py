@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from agents import COMPLETED, TIMEOUT, Agent, AgentResult, make_agent
 from config import cookbook_dir
+from docker_testbed import DockerTestbed, check_engine
 from harness import ERROR, PASS, Harness, LocalHarness, ScoreResult, get_harness
 from llm import price
 from llm_gateway import Gateway, RateLimiter
@@ -113,16 +114,10 @@ def run_act(
         agent = make_agent(agent, model)
     if isinstance(harness, str):
         harness = get_harness(harness, workers=1, repos_dir=repos_dir)
-    remote = getattr(agent, "remote", False)  # runs where the instance image is (a Modal sandbox)
-    if not isinstance(harness, LocalHarness) and not remote:
-        # The agent must be able to run the repository's tests: for SWE-bench instances that means the
-        # instance image, so without an engine nothing can start.
-        harness.check_ready()
-        raise NotImplementedError(
-            "Agent workspaces inside SWE-bench instance containers are not built yet: run agents with the "
-            "local harness (repositories that install with pip), in Modal sandboxes (agent='cline-modal'), or "
-            "score existing patches with harness.evaluate."
-        )
+    if not isinstance(harness, LocalHarness) and not getattr(agent, "remote", False):
+        # SWE-bench instances: the agent works on the instance image's /testbed and runs the tests in a
+        # container of it, so without a Docker engine nothing can start.
+        check_engine()
     version = agent.version  # raises AgentNotInstalled before any work
     base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -214,7 +209,7 @@ def _agent_run(
     run_key = f"{_safe(inst['instance_id'])}-{run_dir.name}"
     transcript = run_dir / "transcript.jsonl"
     try:
-        workspace = prepare_workspace(inst, repos_dir=repos_dir)
+        workspace, env, release = _agent_workspace(inst, agent, harness, repos_dir)
     except Exception as e:  # not this run's fault and not paid for: not stored, retried next call
         return {
             "agent": asdict(AgentResult("error", 0.0, error=f"workspace: {e}")),
@@ -227,10 +222,6 @@ def _agent_run(
             "transcript_path": "",
         }
     try:
-        remote = getattr(agent, "remote", False)
-        env = (
-            dict(os.environ) if remote or not isinstance(harness, LocalHarness) else harness.agent_env(inst, workspace)
-        )
         url = gateway.register(run_key, transcript, ruleset=ruleset, max_requests=max_requests)
         started_at = _now()
         try:
@@ -241,7 +232,7 @@ def _agent_run(
         exclude = EXCLUDED_FROM_PATCH + ((agent.rules_file, f"{agent.rules_file}/**") if agent.rules_file else ())
         patch = collect_patch(workspace, inst["base_commit"], exclude=exclude)
     finally:
-        remove_workspace(workspace)
+        release()
     if stats.refused:
         result.status, result.error = "failed", f"stopped at the request cap of {max_requests} LLM calls"
     record = {
@@ -258,6 +249,29 @@ def _agent_run(
     }
     atomic_write_text(record_file, json.dumps(record, indent=1))
     return record
+
+
+def _agent_workspace(inst: dict, agent: Agent, harness: Harness, repos_dir):
+    """(workspace, environment, release) for one agent run: a local checkout with the repository's
+    virtualenv first on PATH (local harness); the instance image's /testbed with a container to run the
+    tests in (SWE-bench instances, Docker); or a plain checkout for agents that bring their own
+    environment (a Modal sandbox)."""
+    if isinstance(harness, LocalHarness) and not getattr(agent, "remote", False):
+        workspace = prepare_workspace(inst, repos_dir=repos_dir)
+        try:
+            return workspace, harness.agent_env(inst, workspace), lambda: remove_workspace(workspace)
+        except BaseException:
+            remove_workspace(workspace)
+            raise
+    if getattr(agent, "remote", False):
+        workspace = prepare_workspace(inst, repos_dir=repos_dir)
+        return workspace, dict(os.environ), lambda: remove_workspace(workspace)
+    testbed = DockerTestbed(inst, root=cookbook_dir() / "workspaces")
+    try:
+        return testbed.prepare(), testbed.env(), testbed.close
+    except BaseException:
+        testbed.close()
+        raise
 
 
 def _score(inst: dict, record: dict, run_dir: Path, harness: Harness, force: bool) -> ScoreResult:

@@ -15,15 +15,27 @@ def no_modal_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("MODAL_CONFIG_PATH", str(tmp_path / "no-modal.toml"))
 
 
-def test_run_act_with_the_modal_agent_stops_at_the_modal_client_with_a_clear_error(bundled, tmp_path,
-                                                                                   no_modal_credentials):
+def test_run_act_with_the_modal_agent_stops_at_the_modal_client_with_a_clear_error(
+    bundled, tmp_path, no_modal_credentials
+):
     rows = [{**bundled.iloc[0].to_dict(), "image": "swebench/sweb.eval.x86_64.example:latest"}]
     dataset = tmp_path / "tasks.jsonl"
     dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(ModalUnavailable, match="modal token new"):
-        run_act(str(dataset), None, "modal", "- a rule\n", workers=1, agent="cline-modal", model="m",
-                harness="modal", base_url="http://127.0.0.1:9/v1", api_key="k", runs_dir=tmp_path / "runs",
-                progress=False)
+        run_act(
+            str(dataset),
+            None,
+            "modal",
+            "- a rule\n",
+            workers=1,
+            agent="cline-modal",
+            model="m",
+            harness="modal",
+            base_url="http://127.0.0.1:9/v1",
+            api_key="k",
+            runs_dir=tmp_path / "runs",
+            progress=False,
+        )
     assert not any((tmp_path / "runs").glob("*/*/agent.json"))  # nothing stored as if it had run
 
 

@@ -191,7 +191,7 @@ def test_the_global_rate_limit_is_never_exceeded(tmp_path):
 
     from llm_gateway import Gateway, RateLimiter
 
-    limit, period = 5, 2.0
+    limit, period = 5, 3.0
     with (
         ScriptedLLM(lambda r: Reply(content="ok")) as llm,
         Gateway(llm.base_url, "k", rate_limiter=RateLimiter(requests=limit, period_s=period)) as gateway,
@@ -205,13 +205,15 @@ def test_the_global_rate_limit_is_never_exceeded(tmp_path):
                 timeout=60,
             )
 
-        threads = [threading.Thread(target=client) for _ in range(16)]
+        threads = [threading.Thread(target=client) for _ in range(12)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         times = sorted(r["time"] for r in llm.requests)
-    assert len(times) == 16
-    window = period * 0.97  # a few ms of jitter between the gateway's clock and the server's
+    assert len(times) == 12
+    # the gateway admits by its own clock; the server stamps on arrival, up to a few hundred ms later on a
+    # loaded machine, so the server-side window is taken a little shorter than the period
+    window = period * 0.9
     assert max(sum(1 for u in times if t <= u < t + window) for t in times) <= limit
-    assert times[-1] - times[0] >= period * (16 // limit - 1)  # it did wait, not refuse
+    assert times[-1] - times[0] >= period * (12 // limit) * 0.9  # it did wait, not refuse

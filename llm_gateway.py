@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from util import BackgroundHTTPService
+from util import BackgroundHTTPService, send_json
 
 HOP_BY_HOP = {
     "connection",
@@ -300,11 +300,6 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(content)
 
         def _error(self, status: int, message: str) -> None:
-            data = json.dumps({"error": {"message": message, "type": "gateway"}}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, {"error": {"message": message, "type": "gateway"}})
 
     return Handler

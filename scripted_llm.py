@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from util import BackgroundHTTPService
+from util import BackgroundHTTPService, send_json
 
 
 @dataclass
@@ -209,12 +209,7 @@ def _handler(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
         def _json(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload)
 
     return Handler
 

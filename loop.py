@@ -103,6 +103,11 @@ def select_best(table: pd.DataFrame) -> int:
     return int(table.loc[table[column].idxmax(), "loop"])
 
 
+def loops_without_improvement(table: pd.DataFrame) -> int:
+    """How many finished loops came after the best one (by `select_best`)."""
+    return int(table["loop"].max()) - select_best(table)
+
+
 def loop_tokens(costs: dict) -> int:
     return int(costs.get("agent_tokens", 0) + costs.get("judge_tokens", 0) + costs.get("optimizer_tokens", 0))
 
@@ -211,7 +216,7 @@ def run_loop(
                     f"budget: ${spent_usd:.2f} spent, the next loop is estimated at ${estimate_usd:.2f}, "
                     f"over the budget of ${config.budget_usd:.2f}"
                 )
-            elif config.patience and loop - select_best(pd.DataFrame(summary)) > config.patience:
+            elif config.patience and loops_without_improvement(pd.DataFrame(summary)) >= config.patience:
                 stop_reason = (
                     f"early stopping: no improvement on {'validation' if len(validation) else 'train'} "
                     f"for {config.patience} loop(s)"

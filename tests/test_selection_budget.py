@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from loop import LoopConfig, run_loop, select_best
+from loop import LoopConfig, loops_without_improvement, run_loop, select_best
 from offline_demo import start_demo_server
 
 
@@ -22,6 +22,14 @@ def test_selection_uses_validation_never_test():
     assert select_best(table.drop(columns="validation_accuracy")) == 1  # no validation split: train
     tie = pd.DataFrame({"loop": [0, 1], "train_accuracy": [0.5, 0.5]})
     assert select_best(tie) == 0
+
+
+def test_early_stopping_counts_loops_since_the_best_on_validation():
+    table = pd.DataFrame(
+        {"loop": [0, 1, 2, 3], "train_accuracy": [0.1, 0.2, 0.3, 0.4], "validation_accuracy": [0.3, 0.5, 0.4, 0.5]}
+    )
+    assert loops_without_improvement(table) == 2  # best is loop 1 (ties go to the earlier loop)
+    assert loops_without_improvement(table.head(2)) == 0
 
 
 @pytest.mark.slow

@@ -292,8 +292,11 @@ class ClaudeCodeAgent:
             self.model,
             "--max-turns",
             str(self.max_turns),
+            # bypassPermissions is refused when running as root (containers, CI): allow the tools instead
             "--permission-mode",
-            "bypassPermissions",
+            "acceptEdits",
+            "--allowedTools",
+            "Bash,Edit,MultiEdit,Write,Read,Glob,Grep,LS",
         ]
         if ruleset.strip():
             command += ["--append-system-prompt", ruleset]

@@ -184,10 +184,15 @@ class _StreamReader:
             self.take(event)
 
     def take(self, event: dict) -> None:
-        if event.get("usage"):
-            self.usage = event["usage"]
-        if event.get("type") == "message_start":  # Anthropic
+        kind = event.get("type")
+        if kind == "message_start":  # Anthropic: input tokens first, output tokens at the end
             self.usage = {**self.usage, **event.get("message", {}).get("usage", {})}
+        elif kind == "message_delta":
+            self.usage = {**self.usage, **(event.get("usage") or {})}
+        elif event.get("usage"):
+            self.usage = event["usage"]
+        if kind == "content_block_delta" and event.get("delta", {}).get("type") == "text_delta":
+            self.text.append(event["delta"]["text"])
         for choice in event.get("choices") or []:
             delta = choice.get("delta") or choice.get("message") or {}
             if delta.get("content"):

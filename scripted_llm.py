@@ -1,10 +1,11 @@
 """A scripted OpenAI-compatible server on 127.0.0.1: the only test double of the project.
 
-It answers `POST /v1/chat/completions` (streaming and not, text and tool calls, with usage numbers)
-and `GET /v1/models`. A *script* — a function of the request body — chooses each reply, so a test
-or the offline demo can make the model behave differently by task, by turn, or by whether the rules
-in the system prompt contain a sentence. Every request is logged (in memory and, optionally, to a
-JSONL file), so tests assert on what a client really sent.
+It answers `POST /v1/chat/completions` (streaming and not, text and tool calls, with usage numbers),
+`GET /v1/models`, and Anthropic's `POST /v1/messages` (for Claude Code). A *script* — a function of
+the request body — chooses each reply, so a test or the offline demo can make the model behave
+differently by task, by turn, or by whether the rules in the system prompt contain a sentence. Every
+request is logged (in memory and, optionally, to a JSONL file), so tests assert on what a client
+really sent.
 
     with ScriptedLLM(lambda request: Reply(content="hello")) as llm:
         client = openai.OpenAI(base_url=llm.base_url, api_key="x")
@@ -57,6 +58,11 @@ Script = Callable[[dict], Reply]
 def messages_text(request: dict, role: str) -> str:
     """All text of the messages with `role` in a chat request, joined (content parts flattened)."""
     parts = []
+    system = request.get("system")  # Anthropic's Messages API keeps the system prompt apart
+    if role == "system" and isinstance(system, str):
+        parts.append(system)
+    elif role == "system" and isinstance(system, list):
+        parts.extend(p.get("text", "") for p in system if isinstance(p, dict))
     for message in request.get("messages", []):
         if message.get("role") != role:
             continue
@@ -138,7 +144,8 @@ def _handler(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
             llm.record(self.path, body)
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            anthropic = self.path.split("?")[0].rstrip("/").endswith("/messages")
+            if not (anthropic or self.path.rstrip("/").endswith("/chat/completions")):
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
                 return
             try:
@@ -159,6 +166,9 @@ def _handler(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 or _rough_tokens(reply.content + json.dumps([t.arguments for t in reply.tool_calls])),
             }
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+            if anthropic:
+                self._anthropic(body, reply, usage)
+                return
             finish = "tool_calls" if reply.tool_calls else "stop"
             calls = [t.to_openai(i) for i, t in enumerate(reply.tool_calls)]
             base = {
@@ -205,6 +215,70 @@ def _handler(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 chunk = {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
+        def _anthropic(self, body: dict, reply: Reply, usage: dict) -> None:
+            """The reply in Anthropic's Messages API format (streamed as its SSE events, or whole)."""
+            blocks = ([{"type": "text", "text": reply.content}] if reply.content else []) + [
+                {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:12]}", "name": t.name, "input": t.arguments}
+                for t in reply.tool_calls
+            ]
+            message = {
+                "id": f"msg_{uuid.uuid4().hex[:12]}",
+                "type": "message",
+                "role": "assistant",
+                "model": body.get("model", llm.model),
+                "content": blocks,
+                "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
+            }
+            if not body.get("stream"):
+                self._json(200, message)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+
+            def event(kind: str, data: dict) -> None:
+                self.wfile.write(f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode())
+
+            event(
+                "message_start",
+                {
+                    "message": {
+                        **message,
+                        "content": [],
+                        "stop_reason": None,
+                        "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": 1},
+                    }
+                },
+            )
+            for index, block in enumerate(blocks):
+                if block["type"] == "text":
+                    event("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
+                    delta = {"type": "text_delta", "text": block["text"]}
+                    event("content_block_delta", {"index": index, "delta": delta})
+                else:
+                    event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
+                    event(
+                        "content_block_delta",
+                        {
+                            "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+                        },
+                    )
+                event("content_block_stop", {"index": index})
+            event(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                    "usage": {"output_tokens": usage["completion_tokens"]},
+                },
+            )
+            event("message_stop", {})
             self.wfile.flush()
             self.close_connection = True
 

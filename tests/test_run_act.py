@@ -13,7 +13,7 @@ import pytest
 from agents import ClaudeCodeAgent, ClineAgent
 from config import PROJECT_DIR
 from run_act import run_act
-from scripted_llm import Reply, ScriptedLLM, patch_as_tool_calls, system_prompt, task_of, turn
+from scripted_llm import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, system_prompt, task_of, turn
 
 pytestmark = pytest.mark.slow
 
@@ -165,16 +165,31 @@ def test_after_a_kill_the_next_call_runs_only_what_is_missing(llm, behaviours, i
     assert (df["pass_or_fail"] == "pass").all()
 
 
-def test_claude_code_adapter_when_installed(llm, instances, tmp_path):
-    agent = ClaudeCodeAgent("scripted-model")
+def test_claude_code_adapter_when_installed(instances, tmp_path):
+    """Claude Code through the same gateway, against the scripted server's Anthropic Messages endpoint:
+    its patch passes and the ruleset reached its system prompt."""
+    agent = ClaudeCodeAgent("claude-sonnet-4-5")
     if not agent.binary.exists():
-        pytest.skip(f"Claude Code is not installed ({agent.binary}); npm install @anthropic-ai/claude-code to run this")
-    pytest.skip("Claude Code speaks Anthropic's Messages API; the scripted server speaks OpenAI's chat completions")
+        pytest.skip(f"Claude Code is not installed ({agent.binary}); `make setup` installs it from package.json")
+    inst = instances[1]
+
+    def script(request):
+        if turn(request) == 0:
+            command = f"git apply <<'PATCH'\n{inst['patch']}PATCH"
+            return Reply(tool_calls=[ToolCall("Bash", {"command": command, "description": "apply the fix"})])
+        return Reply(content="I fixed the bug.")
+
+    with ScriptedLLM(script) as llm:
+        df = _run(llm, [inst["instance_id"]], tmp_path, agent=agent, model="claude-sonnet-4-5")
+        requests = [r["body"] for r in llm.requests if r["path"].split("?")[0].endswith("/messages")]
+    row = df.iloc[0]
+    assert row["pass_or_fail"] == "pass", (row["error"], row["score_reason"])
+    assert row["rules_applied"] and row["llm_calls"] == len(requests) >= 2
+    assert all(MARKER in system_prompt(r) for r in requests)
+    assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0
 
 
 def test_an_endless_agent_is_stopped_at_the_request_cap(llm, behaviours, instances, tmp_path):
-    from scripted_llm import ToolCall
-
     endless = ScriptedLLM(lambda request: Reply(tool_calls=[ToolCall("run_commands", {"commands": ["ls"]})]))
     with endless:
         df = _run(endless, [instances[4]["instance_id"]], tmp_path, max_requests=4)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from llm import system_prompt
 from util import BackgroundHTTPService, send_json
 
 HOP_BY_HOP = {
@@ -131,7 +132,7 @@ class Gateway(BackgroundHTTPService):
                 return stats, False
             stats.llm_calls += 1
             if stats.ruleset.strip():
-                stats.rules_seen.append(normalize_space(stats.ruleset) in normalize_space(_system_text(body)))
+                stats.rules_seen.append(normalize_space(stats.ruleset) in normalize_space(system_prompt(body)))
             return stats, True
 
     def _record(self, stats: RunStats, entry: dict) -> None:
@@ -141,24 +142,6 @@ class Gateway(BackgroundHTTPService):
             stats.completion_tokens += usage.get("completion_tokens") or usage.get("output_tokens") or 0
             with open(stats.transcript_path, "a") as transcript:
                 transcript.write(json.dumps(entry) + "\n")
-
-
-def _system_text(body: dict) -> str:
-    """The system prompt of an OpenAI chat request or an Anthropic messages request."""
-    parts = []
-    system = body.get("system")  # Anthropic
-    if isinstance(system, str):
-        parts.append(system)
-    elif isinstance(system, list):
-        parts.extend(p.get("text", "") for p in system if isinstance(p, dict))
-    for message in body.get("messages", []):
-        if message.get("role") in ("system", "developer"):
-            content = message.get("content")
-            if isinstance(content, str):
-                parts.append(content)
-            elif isinstance(content, list):
-                parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
-    return "\n".join(parts)
 
 
 class _StreamReader:

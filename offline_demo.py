@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import re
 
-from scripted_llm import Reply, ScriptedLLM, ToolCall, messages_text, patch_as_tool_calls, system_prompt, task_of
+from llm import messages_text, system_prompt
+from scripted_llm import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of
 
 RULE_KEYWORD = "python -m pytest"
 JUDGE_IMPROVEMENT = (

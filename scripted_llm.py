@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from llm import messages_text
 from util import BackgroundHTTPService, send_json
 
 
@@ -53,29 +54,6 @@ class Reply:
 
 
 Script = Callable[[dict], Reply]
-
-
-def messages_text(request: dict, role: str) -> str:
-    """All text of the messages with `role` in a chat request, joined (content parts flattened)."""
-    parts = []
-    system = request.get("system")  # Anthropic's Messages API keeps the system prompt apart
-    if role == "system" and isinstance(system, str):
-        parts.append(system)
-    elif role == "system" and isinstance(system, list):
-        parts.extend(p.get("text", "") for p in system if isinstance(p, dict))
-    for message in request.get("messages", []):
-        if message.get("role") != role:
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
-    return "\n".join(parts)
-
-
-def system_prompt(request: dict) -> str:
-    return messages_text(request, "system")
 
 
 def turn(request: dict) -> int:

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from evaluate import evaluate_results
-from llm import LLMClient, count_message_tokens
+from llm import LLMClient, count_message_tokens, messages_text
 from optimizer import PromptLearningOptimizer, find_leaks, parse_rules, render_rules
-from scripted_llm import Reply, ScriptedLLM, messages_text
+from scripted_llm import Reply, ScriptedLLM
 
 GOOD = json.dumps(
     {

@@ -13,9 +13,9 @@ import papermill
 import pytest
 
 from config import PROJECT_DIR
+from llm import system_prompt
 from loop import read_ruleset_file, run_paths
 from phoenix_experiments import phoenix_client
-from scripted_llm import system_prompt
 
 pytestmark = pytest.mark.slow
 

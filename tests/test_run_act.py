@@ -12,8 +12,9 @@ import pytest
 
 from agents import ClaudeCodeAgent, ClineAgent
 from config import PROJECT_DIR
+from llm import system_prompt
 from run_act import run_act
-from scripted_llm import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, system_prompt, task_of, turn
+from scripted_llm import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 
 pytestmark = pytest.mark.slow
 

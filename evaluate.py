@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 from tqdm.auto import tqdm
 
+from harness import as_test_list
 from llm import LLMClient
 
 DEFAULT_JUDGE_MODEL = "gpt-5"
@@ -59,13 +60,7 @@ def cut(text: str, limit: int) -> str:
 
 def judge_messages(row: dict, max_patch_chars: int = 20_000, log_tail_chars: int = 3_000) -> list[dict]:
     """The judge's request for one row of run_act's results."""
-    failed = row.get("failed_tests")
-    if isinstance(failed, str):  # read back from CSV
-        try:
-            failed = json.loads(failed.replace("'", '"')) if failed.startswith("[") else [failed]
-        except ValueError:
-            failed = [failed]
-    failed = list(failed) if failed is not None and not isinstance(failed, float) else []
+    failed = as_test_list(row.get("failed_tests"))
     verdict = "PASSED (resolved the issue)" if row["pass_or_fail"] == "pass" else "FAILED (did not resolve the issue)"
     log = str(row.get("test_log") or "")
     sections = [

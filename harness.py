@@ -92,6 +92,18 @@ def _rows(instances: pd.DataFrame | list[dict]) -> list[dict]:
     return instances.to_dict("records") if isinstance(instances, pd.DataFrame) else list(instances)
 
 
+def as_test_list(value) -> list[str]:
+    """A `failed_tests` value as a list: a list or array as is, or its text as read back from a CSV."""
+    if isinstance(value, str):
+        if not value.startswith("["):
+            return [value] if value else []
+        try:
+            return list(json.loads(value.replace("'", '"')))
+        except ValueError:
+            return [value]
+    return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else []
+
+
 def patched_files(patch: str) -> list[str]:
     """The files a patch touches (their paths after the patch), in order."""
     from unidiff import PatchSet
@@ -107,8 +119,9 @@ def strip_ansi(text: str) -> str:
     return ANSI_ESCAPE.sub("", text)
 
 
-def grade(log: str, instance: dict) -> tuple[bool, list[str]]:
-    """Grade a pytest `-rA` log exactly as SWE-bench does; return (resolved, failing test ids)."""
+def grade(log: str, instance: dict) -> tuple[bool, list[str], int]:
+    """Grade a pytest `-rA` log exactly as SWE-bench does; return (resolved, failing test ids, how many
+    test results the log holds)."""
     from swebench.harness.constants import FAIL_TO_PASS, PASS_TO_PASS, ResolvedStatus
     from swebench.harness.grading import get_eval_tests_report, get_resolution_status
     from swebench.harness.log_parsers.python import parse_log_pytest
@@ -118,7 +131,7 @@ def grade(log: str, instance: dict) -> tuple[bool, list[str]]:
         status_map, {FAIL_TO_PASS: instance["FAIL_TO_PASS"], PASS_TO_PASS: instance["PASS_TO_PASS"]}
     )
     failing = report[FAIL_TO_PASS]["failure"] + report[PASS_TO_PASS]["failure"]
-    return get_resolution_status(report) == ResolvedStatus.FULL.value, failing
+    return get_resolution_status(report) == ResolvedStatus.FULL.value, failing, len(status_map)
 
 
 class LocalHarness:
@@ -187,13 +200,11 @@ class LocalHarness:
             log, timed_out = self._run_tests(instance, workspace, env_dir, test_files)
             if timed_out:
                 return result(FAIL, f"tests timed out after {self.timeout:g} s", log)
-            resolved, failing = grade(log, instance)
+            resolved, failing, results_seen = grade(log, instance)
             if resolved:
                 n = len(instance["FAIL_TO_PASS"]) + len(instance["PASS_TO_PASS"])
                 return result(PASS, f"all {n} FAIL_TO_PASS and PASS_TO_PASS tests pass", log)
-            from swebench.harness.log_parsers.python import parse_log_pytest
-
-            if not parse_log_pytest(strip_ansi(log), None) and not patch.strip():
+            if not results_seen and not patch.strip():
                 return result(ERROR, "harness error: the test run reported no results (see test_log)", log)
             return result(FAIL, "failing tests: " + ", ".join(failing), log, failing)
         except Exception as e:

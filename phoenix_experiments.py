@@ -30,6 +30,7 @@ import httpx
 import pandas as pd
 
 from config import cookbook_dir
+from harness import as_test_list
 from util import atomic_write_text
 
 STARTUP_TIMEOUT_S = 180
@@ -185,15 +186,6 @@ def _field(record, name: str):
     return record[name] if isinstance(record, dict) else getattr(record, name)
 
 
-def _failed_tests(value) -> list[str]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value.replace("'", '"'))
-        except ValueError:
-            return [value] if value else []
-    return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else []
-
-
 def log_experiment_to_phoenix(
     hostname: str | None,
     api_key: str | None,
@@ -268,7 +260,7 @@ def log_experiment_to_phoenix(
                 run_id = run["id"]
                 new_runs += 1
             if (run_id, "pass_or_fail") not in evaluated:
-                failing = _failed_tests(row.get("failed_tests"))
+                failing = as_test_list(row.get("failed_tests"))
                 client.experiments.log_evaluation(
                     experiment_run_id=run_id,
                     name="pass_or_fail",

@@ -212,6 +212,14 @@ class ClineAgent:
         code, timed_out, seconds = run_process(
             command, workspace, {**env, "CLINE_DIR": str(run_dir / "cline-home")}, timeout, stdout_path, stderr_path
         )
+        return self.read_result(stdout_path, seconds, timed_out, timeout, code, stderr_path.read_text(errors="replace"))
+
+    @staticmethod
+    def read_result(
+        stdout_path: Path, seconds: float, timed_out: bool, timeout: float, code: int | None, stderr: str = ""
+    ) -> AgentResult:
+        """The run's result from Cline's NDJSON output: its last `run_result` carries the finish reason and
+        usage; without one the run failed, whatever the exit code."""
         result = AgentResult(COMPLETED, round(seconds, 2), output_path=str(stdout_path))
         final = _last_event(stdout_path, "run_result")
         if final:
@@ -223,9 +231,8 @@ class ClineAgent:
         if timed_out:
             result.status, result.error = TIMEOUT, f"killed after the {timeout:g} s deadline"
         elif not final:
-            tail = stderr_path.read_text(errors="replace")[-800:].strip()
             result.status = FAILED
-            result.error = f"cline exited ({code}) without a run_result: {tail}"
+            result.error = f"cline exited ({code}) without a run_result: {stderr[-800:].strip()}"
         elif result.finish_reason != "completed":
             result.status, result.error = (
                 FAILED,

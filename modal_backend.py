@@ -15,12 +15,11 @@ and this says so.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
-from agents import COMPLETED, FAILED, TIMEOUT, AgentResult, ClineAgent
+from agents import FAILED, AgentResult, ClineAgent
 from util import GitError, git
 
 APP_NAME = "prompt-learning-cookbook"
@@ -130,19 +129,7 @@ class ModalClineAgent(ClineAgent):
         finally:
             sandbox.terminate()
         seconds = time.monotonic() - start
-        result = AgentResult(COMPLETED, round(seconds, 2), output_path=str(run_dir / "cline.ndjson"))
-        final = next(
-            (
-                json.loads(line)
-                for line in reversed(output.splitlines())
-                if line.startswith("{") and '"run_result"' in line
-            ),
-            None,
-        )
-        if seconds >= timeout:
-            result.status, result.error = TIMEOUT, f"killed after the {timeout:g} s deadline"
-        elif not final or final.get("finishReason") != "completed":
-            result.status, result.error = FAILED, f"cline in the sandbox exited ({code}) without completing"
+        result = self.read_result(run_dir / "cline.ndjson", seconds, seconds >= timeout, timeout, code)
         if patch.strip():
             try:
                 git("apply", "--binary", "-", cwd=workspace, input=patch)

@@ -51,30 +51,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     values.update({k: v for k, v in vars(args).items() if k in LoopConfig.model_fields and v is not None})
     config = LoopConfig(**values)
     run_dir, rulesets_dir = run_paths(config.run_name)
-    if (run_dir / "config.json").exists() and not args.resume:
+    if args.resume and (run_dir / "config.json").exists():  # the run's own configuration; --loops may extend it
         saved = LoopConfig.model_validate_json((run_dir / "config.json").read_text())
-        if saved.model_dump(exclude={"loops"}) != config.model_dump(exclude={"loops"}):
-            print(
-                f"Run {config.run_name} exists with another configuration: use --resume to continue it, "
-                "or another --run-name.",
-                file=sys.stderr,
-            )
-            return 2
-    if args.resume and (run_dir / "config.json").exists():
-        loops = config.loops if args.loops is not None else None
-        config = LoopConfig.model_validate_json((run_dir / "config.json").read_text())
-        if loops is not None:
-            config = config.model_copy(update={"loops": loops})
+        config = saved.model_copy(update={"loops": config.loops if args.loops is not None else saved.loops})
     base_url, api_key, server = resolve_endpoint(
         load_instances(config.dataset, config.dataset_split).to_dict("records")
     )
     try:
-        table = run_loop(config, base_url, api_key, resume=True)
+        table = run_loop(config, base_url, api_key, resume=args.resume)
+    except ValueError as e:  # a run of that name with another configuration, bad sizes, a bad dataset
+        print(f"{e} (with the CLI: --resume)", file=sys.stderr)
+        return 2
     finally:
         if server:
             server.stop()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table[["loop", "train_accuracy", "test_accuracy", "agent_llm_calls", "agent_tokens", "resumed"]])
+        print(
+            table
+            if table.empty
+            else table[["loop", "train_accuracy", "test_accuracy", "agent_llm_calls", "agent_tokens", "resumed"]]
+        )
     print(f"rulesets: {rulesets_dir}\nresults:  {run_dir}")
     return 0
 

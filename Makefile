@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATASET ?= bundled
 REPOS_DIR ?=
+HARNESS ?=
 
 .PHONY: setup test demo stop-phoenix bench validate-benchmark screenshot lint clean
 
@@ -26,25 +27,25 @@ test: setup
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) cookbook.py demo
+	$(PY) -m cookbook demo
 
 stop-phoenix: setup
-	$(PY) cookbook.py stop-phoenix
+	$(PY) -m cookbook stop-phoenix
 
 validate-benchmark: setup
-	$(PY) cookbook.py validate-benchmark --dataset $(DATASET) $(if $(REPOS_DIR),--repos-dir $(REPOS_DIR))
+	$(PY) -m cookbook validate-benchmark --dataset $(DATASET) $(if $(REPOS_DIR),--repos-dir $(REPOS_DIR)) $(if $(HARNESS),--harness $(HARNESS))
 
 bench: setup
-	$(PY) benchmarks/bench_workspaces.py
-	$(PY) benchmarks/bench_run_act.py
-	$(PY) benchmarks/bench_optimizer.py
-	$(PY) benchmarks/bench_phoenix.py
-	$(PY) benchmarks/bench_rate_limit.py
+	$(PY) -m benchmarks.bench_workspaces
+	$(PY) -m benchmarks.bench_run_act
+	$(PY) -m benchmarks.bench_optimizer
+	$(PY) -m benchmarks.bench_phoenix
+	$(PY) -m benchmarks.bench_rate_limit
 
 # A headless Chromium screenshot of Phoenix's experiments page after two logged loops.
 screenshot: setup
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(PY) tools/screenshot_experiments.py
+	$(PY) -m tools.screenshot_experiments
 
 lint: setup
 	$(PY) -m ruff check .

@@ -16,8 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 from tqdm.auto import tqdm
 
-from harness import as_test_list
-from llm import LLMClient
+from cookbook.harnesses.grading import as_test_list
+from cookbook.llm.client import LLMClient
+from cookbook.llm.endpoints import endpoint_for
+from cookbook.seams import Endpoint
 
 DEFAULT_JUDGE_MODEL = "gpt-5"
 CUT_MARKER = "\n[... {n} characters cut ...]\n"
@@ -99,8 +101,7 @@ def _parse(text: str) -> dict | None:
 def evaluate_results(
     df: pd.DataFrame,
     model: str = DEFAULT_JUDGE_MODEL,
-    base_url: str | None = None,
-    api_key: str | None = None,
+    endpoint: Endpoint | None = None,
     concurrency: int = 8,
     max_patch_chars: int = 20_000,
     log_tail_chars: int = 3_000,
@@ -112,11 +113,13 @@ def evaluate_results(
     """Judge every row of run_act's results; return a copy with `correctness`, `explanation`,
     `improvement`, `judge_disagreed`, `judge_error` and the judge's tokens and cost per row.
 
+    The judge's model is `endpoint` (default: `model` at OPENAI_BASE_URL / OPENAI_API_KEY), or `client`.
+
     A reply that cannot be parsed is asked again (`parse_retries` times, uncached); after that the row
     gets a `judge_error` and the other rows are unaffected. Transport errors (429, 5xx) are retried
     with backoff by the client; an error that outlasts them is also a row's `judge_error`.
     """
-    client = client or LLMClient(model, base_url, api_key, cache=cache)
+    client = client or LLMClient(endpoint or endpoint_for(model), cache=cache)
     rows = df.to_dict("records")
 
     def judge(row: dict) -> dict:

@@ -33,8 +33,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from llm import LLMClient, count_message_tokens, count_tokens
-from util import atomic_write_text
+from cookbook.files import atomic_write_text
+from cookbook.llm.client import LLMClient
+from cookbook.llm.endpoints import endpoint_for
+from cookbook.llm.tokens import count_message_tokens, count_tokens, fit_text
+from cookbook.rulesets import Rule, apply_operations, find_leaks, parse_rules, render_rules
+from cookbook.seams import Endpoint
+
+__all__ = ["PromptLearningOptimizer", "find_leaks", "parse_rules", "render_rules"]
 
 DEFAULT_OPTIMIZER_MODEL = "gpt-5"
 SHORTENED_MARKER = "\n[... shortened to fit the context window ...]\n"
@@ -118,16 +124,6 @@ DELTA_SCHEMA = {
 
 
 @dataclass
-class Rule:
-    id: str
-    text: str
-    loop: int | None = None
-    sources: list[str] = field(default_factory=list)
-    helped: int = 0
-    hurt: int = 0
-
-
-@dataclass
 class OptimizerCall:
     """One meta-prompt call, for Phoenix and the notebook."""
 
@@ -141,29 +137,8 @@ class OptimizerCall:
     cost_usd: float | None
     kept_previous: bool = False
     warning: str = ""
+    loop: int | None = None
     report: list[str] = field(default_factory=list)  # delta mode: what was applied or ignored
-
-
-def render_rules(rules: list[Rule]) -> str:
-    """The plain-text ruleset the agent reads."""
-    return "".join(f"- {rule.text}\n" for rule in rules)
-
-
-def parse_rules(text: str, loop: int | None = None) -> list[Rule]:
-    """A plain-text ruleset as rules (one per bullet or non-empty line), ids r1, r2, …"""
-    lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip() for line in (text or "").splitlines()]
-    return [Rule(f"r{i}", line, loop) for i, line in enumerate((line for line in lines if line), start=1)]
-
-
-def fit_text(text: str, max_tokens: int, model: str) -> str:
-    """`text` cut (head kept, marker added) so that it counts at most `max_tokens` tokens."""
-    if count_tokens(text, model) <= max_tokens:
-        return text
-    from llm import encoding_for
-
-    encoding = encoding_for(model)
-    keep = max(0, max_tokens - count_tokens(SHORTENED_MARKER, model) - 2)
-    return encoding.decode(encoding.encode(text, disallowed_special=())[:keep]) + SHORTENED_MARKER
 
 
 class PromptLearningOptimizer:
@@ -174,13 +149,13 @@ class PromptLearningOptimizer:
         prompt: str,
         model_choice: str = DEFAULT_OPTIMIZER_MODEL,
         openai_api_key: str | None = None,
-        base_url: str | None = None,
         mode: str = "rewrite",
         max_ruleset_chars: int = 6_000,
         answer_tokens: int = 3_000,
         loop: int | None = None,
         client: LLMClient | None = None,
         cache: bool = True,
+        endpoint: Endpoint | None = None,
     ):
         if mode not in ("rewrite", "delta"):
             raise ValueError(f"mode must be 'rewrite' or 'delta', not {mode!r}")
@@ -190,7 +165,7 @@ class PromptLearningOptimizer:
         self.max_ruleset_chars = max_ruleset_chars
         self.answer_tokens = answer_tokens
         self.loop = loop
-        self.client = client or LLMClient(model_choice, base_url, openai_api_key, cache=cache)
+        self.client = client or LLMClient(endpoint or endpoint_for(model_choice, api_key=openai_api_key), cache=cache)
         self.calls: list[OptimizerCall] = []
         self.rules: list[Rule] = []
 
@@ -233,7 +208,9 @@ class PromptLearningOptimizer:
                 if cost > room - used:
                     if taken:
                         break
-                    examples[0] = fit_text(examples[0], room - used - 2, self.model)  # one row alone too large
+                    examples[0] = fit_text(
+                        examples[0], room - used - 2, self.model, SHORTENED_MARKER
+                    )  # one row alone too large
                     cost = count_tokens(examples[0], self.model) + 2
                 taken.append(examples.pop(0))
                 used += cost
@@ -241,7 +218,7 @@ class PromptLearningOptimizer:
             messages = self._messages(current, taken, prompt_mode)
             # tokenization at the seams can differ by a token or two: trim the last example if needed
             while count_message_tokens(messages, self.model) > budget - self.answer_tokens:
-                taken[-1] = fit_text(taken[-1], count_tokens(taken[-1], self.model) - 16, self.model)
+                taken[-1] = fit_text(taken[-1], count_tokens(taken[-1], self.model) - 16, self.model, SHORTENED_MARKER)
                 messages = self._messages(current, taken, prompt_mode)
             current = self._call(batch, messages, current, batch_ids, prompt_mode)
             batch += 1
@@ -312,6 +289,7 @@ class PromptLearningOptimizer:
             reply.prompt_tokens,
             reply.completion_tokens,
             reply.cost_usd,
+            loop=self.loop,
         )
         self.calls.append(call)
         if delta:
@@ -358,32 +336,7 @@ class PromptLearningOptimizer:
             call.kept_previous, call.warning = True, f"unparseable operations ({e})"
             warnings.warn(f"optimizer batch {call.batch}: {call.warning}; keeping the previous ruleset", stacklevel=3)
             return current
-        by_id = {rule.id: rule for rule in self.rules}
-        next_number = max([int(r.id[1:]) for r in self.rules if r.id[1:].isdigit()] + [0]) + 1
-        for op in operations:
-            kind, rule_id, text = op.get("op"), str(op.get("id", "")), str(op.get("text", "")).strip()
-            if kind == "add" and text:
-                sources = [s for s in op.get("sources", []) if s in batch_ids] or list(batch_ids)
-                rule = Rule(f"r{next_number}", text, self.loop, sources)
-                next_number += 1
-                self.rules.append(rule)
-                by_id[rule.id] = rule
-                call.report.append(f"added {rule.id}")
-            elif kind in ("edit", "remove") and rule_id not in by_id:
-                call.report.append(f"ignored {kind} of unknown rule {rule_id!r}")
-            elif kind == "edit" and text:
-                by_id[rule_id].text = text
-                by_id[rule_id].sources = sorted(set(by_id[rule_id].sources) | set(op.get("sources", [])))
-                call.report.append(f"edited {rule_id}")
-            elif kind == "remove":
-                self.rules.remove(by_id.pop(rule_id))
-                call.report.append(f"removed {rule_id}")
-            else:
-                call.report.append(f"ignored {kind} of {rule_id!r} without text")
-        for effect in effects:
-            rule = by_id.get(str(effect.get("id")))
-            if rule and effect.get("effect") in ("helped", "hurt"):
-                setattr(rule, effect["effect"], getattr(rule, effect["effect"]) + 1)
+        call.report = apply_operations(self.rules, operations, effects, self.loop, batch_ids)
         for line in call.report:
             if line.startswith("ignored"):
                 warnings.warn(f"optimizer batch {call.batch}: {line}", stacklevel=3)
@@ -392,38 +345,3 @@ class PromptLearningOptimizer:
             call.warning = f"ruleset is {len(rendered)} characters, over max_ruleset_chars={self.max_ruleset_chars}"
             warnings.warn(call.warning, stacklevel=3)
         return rendered
-
-
-def find_leaks(ruleset: str, train: pd.DataFrame) -> pd.DataFrame:
-    """Rules that name something of one training task: its repository, a file its gold patch touches,
-    or an identifier that appears in only one training task's gold patch. Such rules do not generalize.
-
-    Returns one row per finding: rule, instance_id, kind ("repository" / "file" / "identifier"), term.
-    """
-    from harness import patched_files
-
-    terms: dict[str, list[tuple[str, str]]] = {}
-    identifier_owners: dict[str, set[str]] = {}
-    for row in train.to_dict("records"):
-        iid = row["instance_id"]
-        repo = str(row.get("repo", ""))
-        for term in {repo, repo.split("/")[-1]} - {""}:
-            terms.setdefault(term, []).append((iid, "repository"))
-        for path in patched_files(row.get("patch") or ""):
-            terms.setdefault(path, []).append((iid, "file"))
-            terms.setdefault(Path(path).name, []).append((iid, "file"))
-        changed = "\n".join(line for line in str(row.get("patch") or "").splitlines() if line[:1] in "+-@ ")
-        for name in set(re.findall(r"\b(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]{3,})", changed)) | set(
-            re.findall(r"\b([a-z]+_[a-z0-9_]+|[A-Z][a-z]+[A-Z][A-Za-z0-9]+)\b", changed)
-        ):
-            identifier_owners.setdefault(name, set()).add(iid)
-    for name, owners in identifier_owners.items():
-        if len(owners) == 1:
-            terms.setdefault(name, []).append((next(iter(owners)), "identifier"))
-    findings = []
-    for rule in parse_rules(ruleset):
-        for term, owners in terms.items():
-            if re.search(rf"(?<![\w/.]){re.escape(term)}(?![\w/])", rule.text):
-                for iid, kind in owners:
-                    findings.append({"rule": rule.text, "instance_id": iid, "kind": kind, "term": term})
-    return pd.DataFrame(findings, columns=["rule", "instance_id", "kind", "term"]).drop_duplicates()

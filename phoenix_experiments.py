@@ -29,9 +29,9 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from config import cookbook_dir
-from harness import as_test_list
-from util import atomic_write_text
+from cookbook.files import atomic_write_text
+from cookbook.harnesses.grading import as_test_list
+from cookbook.paths import cookbook_dir
 
 STARTUP_TIMEOUT_S = 180
 
@@ -217,74 +217,8 @@ def log_experiment_to_phoenix(
         passed = sum(r["pass_or_fail"] == "pass" for r in rows)
         meta = {"size": len(rows), "accuracy": round(passed / len(rows), 4) if rows else None, **(metadata or {})}
         repetitions = max([int(r.get("attempt") or 0) + 1 for r in rows] + [1])
-
-        experiment = next(
-            (
-                e
-                for e in client.experiments.list(dataset_id=dataset_obj.id)
-                if e["name"] == experiment_name and e["dataset_version_id"] == dataset_obj.version_id
-            ),
-            None,
-        )
-        if experiment is None:
-            experiment = client.experiments.create(
-                dataset_id=dataset_obj.id,
-                dataset_version_id=dataset_obj.version_id,
-                experiment_name=experiment_name,
-                experiment_metadata=meta,
-                repetitions=repetitions,
-            )
-            logged_runs, evaluated = {}, set()
-        else:
-            ran = client.experiments.get_experiment(experiment_id=experiment["id"])
-            logged_runs = {(r["dataset_example_id"], r["repetition_number"]): r["id"] for r in ran["task_runs"]}
-            evaluated = {(_field(e, "experiment_run_id"), _field(e, "name")) for e in ran["evaluation_runs"]}
-
-        now = datetime.now(UTC)
-        new_runs = 0
-        for row in rows:
-            key = (examples[row["instance_id"]], int(row.get("attempt") or 0) + 1)
-            start = _time(row.get("started_at"), now)
-            end = _time(row.get("finished_at"), start)
-            run_id = logged_runs.get(key)
-            if run_id is None:
-                run = client.experiments.log_run(
-                    experiment_id=experiment["id"],
-                    dataset_example_id=key[0],
-                    output=row.get("cline_patch") or "",
-                    start_time=start,
-                    end_time=end,
-                    repetition_number=key[1],
-                    error=(row.get("error") or None) if row.get("status") in ("error", "timeout") else None,
-                )
-                run_id = run["id"]
-                new_runs += 1
-            if (run_id, "pass_or_fail") not in evaluated:
-                failing = as_test_list(row.get("failed_tests"))
-                client.experiments.log_evaluation(
-                    experiment_run_id=run_id,
-                    name="pass_or_fail",
-                    annotator_kind="CODE",
-                    score=1.0 if row["pass_or_fail"] == "pass" else 0.0,
-                    label=row["pass_or_fail"],
-                    explanation=("failing tests: " + ", ".join(failing))
-                    if failing
-                    else str(row.get("score_reason") or ""),
-                    start_time=end,
-                    end_time=end,
-                )
-            correctness = row.get("correctness")
-            if isinstance(correctness, str) and correctness and (run_id, "correctness") not in evaluated:
-                client.experiments.log_evaluation(
-                    experiment_run_id=run_id,
-                    name="correctness",
-                    annotator_kind="LLM",
-                    score=1.0 if correctness == "correct" else 0.0,
-                    label=correctness,
-                    explanation=str(row.get("explanation") or ""),
-                    start_time=end,
-                    end_time=end,
-                )
+        experiment, logged_runs, evaluated = _experiment(client, dataset_obj, experiment_name, meta, repetitions)
+        new_runs = sum(_log_row(client, experiment["id"], examples, row, logged_runs, evaluated) for row in rows)
     except httpx.HTTPError as e:
         raise PhoenixUnavailable(
             f"Could not log {experiment_name} to Phoenix ({type(e).__name__}: {e}). The results are on disk; "
@@ -298,6 +232,76 @@ def log_experiment_to_phoenix(
         "metadata": meta,
         "url": client.experiments.get_experiment_url(dataset_obj.id, experiment["id"]),
     }
+
+
+def _experiment(client, dataset_obj, name: str, meta: dict, repetitions: int) -> tuple[dict, dict, set]:
+    """The experiment of that name on this dataset version (made now if new), its runs by (example,
+    repetition) and the (run, evaluation name) pairs it already has."""
+    experiment = next(
+        (
+            e
+            for e in client.experiments.list(dataset_id=dataset_obj.id)
+            if e["name"] == name and e["dataset_version_id"] == dataset_obj.version_id
+        ),
+        None,
+    )
+    if experiment is None:
+        experiment = client.experiments.create(
+            dataset_id=dataset_obj.id,
+            dataset_version_id=dataset_obj.version_id,
+            experiment_name=name,
+            experiment_metadata=meta,
+            repetitions=repetitions,
+        )
+        return experiment, {}, set()
+    ran = client.experiments.get_experiment(experiment_id=experiment["id"])
+    logged_runs = {(r["dataset_example_id"], r["repetition_number"]): r["id"] for r in ran["task_runs"]}
+    evaluated = {(_field(e, "experiment_run_id"), _field(e, "name")) for e in ran["evaluation_runs"]}
+    return experiment, logged_runs, evaluated
+
+
+def _log_row(client, experiment_id: str, examples: dict, row: dict, logged_runs: dict, evaluated: set) -> bool:
+    """Log one row's run and evaluations, whichever are missing; True if the run is new."""
+    key = (examples[row["instance_id"]], int(row.get("attempt") or 0) + 1)
+    start = _time(row.get("started_at"), datetime.now(UTC))
+    end = _time(row.get("finished_at"), start)
+    run_id = logged_runs.get(key)
+    if run_id is None:
+        run = client.experiments.log_run(
+            experiment_id=experiment_id,
+            dataset_example_id=key[0],
+            output=row.get("cline_patch") or "",
+            start_time=start,
+            end_time=end,
+            repetition_number=key[1],
+            error=(row.get("error") or None) if row.get("outcome") in ("error", "timeout") else None,
+        )
+        run_id = run["id"]
+    if (run_id, "pass_or_fail") not in evaluated:
+        failing = as_test_list(row.get("failed_tests"))
+        client.experiments.log_evaluation(
+            experiment_run_id=run_id,
+            name="pass_or_fail",
+            annotator_kind="CODE",
+            score=1.0 if row["pass_or_fail"] == "pass" else 0.0,
+            label=row["pass_or_fail"],
+            explanation=("failing tests: " + ", ".join(failing)) if failing else str(row.get("score_reason") or ""),
+            start_time=end,
+            end_time=end,
+        )
+    correctness = row.get("correctness")
+    if isinstance(correctness, str) and correctness and (run_id, "correctness") not in evaluated:
+        client.experiments.log_evaluation(
+            experiment_run_id=run_id,
+            name="correctness",
+            annotator_kind="LLM",
+            score=1.0 if correctness == "correct" else 0.0,
+            label=correctness,
+            explanation=str(row.get("explanation") or ""),
+            start_time=end,
+            end_time=end,
+        )
+    return key not in logged_runs
 
 
 # -- traces --------------------------------------------------------------------------------------------

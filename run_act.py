@@ -2,12 +2,13 @@
 
     df = run_act("bundled", instance_ids, run_id="train_0", ruleset=ruleset, workers=8)
 
-For every instance (and attempt): a fresh workspace at the base commit, the ruleset written where the
-agent reads it, the agent run against its model through the recording gateway, the patch taken with
-`git diff`, and the patch scored by the harness. Agent runs are the expensive part, so each finished
-run and each score is stored on disk the moment it finishes (atomic writes), keyed by agent, agent
-version, model, ruleset, instance and attempt: calling `run_act` again with the same arguments runs
-nothing, and after a crash or a kill it runs only what is missing. `force=True` runs everything again.
+For every instance (and attempt): a workspace prepared by the testbed (where the agent runs), the ruleset
+written where the agent reads it, the agent run against its model through the recording gateway, the
+patch taken with `git diff` against the workspace's starting state, and the patch scored by the harness.
+Agent runs are the expensive part, so each finished run and each score is stored on disk the moment it
+finishes (atomic writes), keyed by agent, agent version, model, ruleset, instance and attempt: calling
+`run_act` again with the same arguments runs nothing, and after a crash or a kill it runs only what is
+missing. `force=True` runs everything again.
 """
 
 from __future__ import annotations
@@ -19,24 +20,41 @@ import re
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from agents import COMPLETED, TIMEOUT, Agent, AgentResult, make_agent
-from config import cookbook_dir
-from docker_testbed import DockerTestbed, check_engine
-from harness import ERROR, PASS, Harness, LocalHarness, ScoreResult, get_harness
-from llm import price
-from llm_gateway import Gateway, RateLimiter
-from swebench_data import load_instances
-from util import atomic_write_text
-from workspaces import EXCLUDED_FROM_PATCH, collect_patch, prepare_workspace, remove_workspace
+from cookbook.agents import make_agent
+from cookbook.data import load_instances
+from cookbook.files import atomic_write_text
+from cookbook.harnesses import get_harness
+from cookbook.llm.endpoints import endpoint_for
+from cookbook.llm.gateway import Gateway, RateLimiter
+from cookbook.llm.prices import price
+from cookbook.paths import cookbook_dir
+from cookbook.seams import (
+    COMPLETED,
+    ERROR,
+    RESOLVED,
+    TIMEOUT,
+    UNRESOLVED,
+    Agent,
+    AgentResult,
+    AgentTask,
+    Endpoint,
+    Harness,
+    ScoreResult,
+    Testbed,
+    pass_or_fail,
+)
+from cookbook.testbeds import make_testbed
+from cookbook.testbeds.checkout import EXCLUDED_FROM_PATCH, collect_patch
 
 DEFAULT_AGENT_MODEL = "gpt-4.1"
+GATEWAY_KEY = "via-gateway"  # what the agent holds instead of a provider key
 
 RESULT_COLUMNS = [
     "instance_id",
@@ -46,7 +64,7 @@ RESULT_COLUMNS = [
     "test_patch",
     "cline_patch",
     "pass_or_fail",
-    "status",
+    "outcome",
     "error",
     "score_reason",
     "failed_tests",
@@ -79,7 +97,7 @@ def run_act(
     workers: int = 4,
     *,
     agent: str | Agent = "cline",
-    model: str | None = None,
+    endpoint: Endpoint | None = None,
     harness: str | Harness = "local",
     repos_dir: str | Path | None = None,
     split: str = "test",
@@ -87,8 +105,6 @@ def run_act(
     attempts: int = 1,
     max_requests: int = 60,
     force: bool = False,
-    base_url: str | None = None,
-    api_key: str | None = None,
     runs_dir: str | Path | None = None,
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
@@ -97,84 +113,88 @@ def run_act(
     """Run the agent with `ruleset` on `instance_ids` of `dataset_name` (None = all) and score each patch.
 
     Returns one row per instance and attempt (see `RESULT_COLUMNS`): the gold `patch`, the agent's
-    `cline_patch`, `pass_or_fail` ("pass" / "fail"), `status` ("resolved" / "unresolved" / "error" /
-    "timeout"), the run's LLM calls and tokens as the gateway counted them, and `rules_applied` (the
-    ruleset was in the system prompt of every request the model received). A failed or timed-out
-    agent is a row, never an exception. `run_id` names the run in the progress bar and the logs.
+    `cline_patch`, `outcome` (resolved / unresolved / timeout: the agent's; error: the infrastructure's),
+    `pass_or_fail` (the cookbook's "pass" / "fail"), the run's LLM calls and tokens as the gateway counted
+    them, and `rules_applied` (the ruleset was in the system prompt of every request the model received).
+    A failed or timed-out agent is a row, never an exception. `run_id` names the run in the progress bar.
 
-    The model endpoint is `base_url` / `api_key` (default: `OPENAI_BASE_URL` / `OPENAI_API_KEY`); the
-    agent's model `model` (default: `AGENT_MODEL`, else gpt-4.1). `max_requests` caps the LLM calls of
-    one run at the gateway; `timeout` (seconds) kills a run's whole process group. Finished runs are
-    stored under `runs_dir` (default `<cookbook dir>/agent_runs`), with each run's transcript.
-    `requests_per_minute` / `tokens_per_minute` bound all runs together at the gateway.
+    `endpoint` is the agent's model endpoint (default: OPENAI_BASE_URL / OPENAI_API_KEY with model
+    AGENT_MODEL, else gpt-4.1); the agent never sees its key, only its run's gateway URL. `max_requests`
+    caps the LLM calls of one run at the gateway; `timeout` (seconds) kills a run's whole process group.
+    Finished runs are stored under `runs_dir` (default `<cookbook dir>/agent_runs`), with each run's
+    transcript. `requests_per_minute` / `tokens_per_minute` bound all runs together at the gateway.
     """
     instances = load_instances(dataset_name, split, instance_ids).to_dict("records")
-    model = model or os.environ.get("AGENT_MODEL") or DEFAULT_AGENT_MODEL
+    endpoint = endpoint or endpoint_for(os.environ.get("AGENT_MODEL") or DEFAULT_AGENT_MODEL)
     if isinstance(agent, str):
-        agent = make_agent(agent, model)
+        agent = make_agent(agent, endpoint.model)
     if isinstance(harness, str):
         harness = get_harness(harness, workers=1, repos_dir=repos_dir)
-    if not isinstance(harness, LocalHarness) and not getattr(agent, "remote", False):
-        # SWE-bench instances: the agent works on the instance image's /testbed and runs the tests in a
-        # container of it, so without a Docker engine nothing can start.
-        check_engine()
-    version = agent.version  # raises AgentNotInstalled before any work
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-    api_key = api_key or os.environ.get("OPENAI_API_KEY")
-    if not api_key:
-        raise ValueError("No API key: set OPENAI_API_KEY (or pass api_key=) for the agent's model endpoint.")
-
-    sha = ruleset_sha(ruleset)
+    testbed = make_testbed(harness.name, agent, repos_dir)
+    testbed.check()  # e.g. no Docker engine: say so before any agent starts
+    runner = _Runner(
+        agent=agent,
+        version=agent.version,  # raises AgentNotInstalled before any work
+        endpoint=endpoint,
+        testbed=testbed,
+        harness=harness,
+        ruleset=ruleset,
+        sha=ruleset_sha(ruleset),
+        runs_root=Path(runs_dir) if runs_dir else cookbook_dir() / "agent_runs",
+        timeout=timeout,
+        max_requests=max_requests,
+        force=force,
+    )
     jobs = [(inst, attempt) for inst in instances for attempt in range(attempts)]
-    runs_root = Path(runs_dir) if runs_dir else cookbook_dir() / "agent_runs"
+    limiter = RateLimiter(requests_per_minute, tokens_per_minute) if requests_per_minute or tokens_per_minute else None
+    with Gateway(endpoint, rate_limiter=limiter) as gateway:
+        runner.gateway = gateway
+        rows = _run_all(runner, jobs, workers, f"run_act {run_id}", progress)
+    return pd.DataFrame([rows[(inst["instance_id"], attempt)] for inst, attempt in jobs], columns=RESULT_COLUMNS)
+
+
+def _run_all(runner: _Runner, jobs: list[tuple[dict, int]], workers: int, label: str, progress: bool) -> dict:
+    """Every job in a pool of `workers`, with a progress bar of running and failed runs."""
     rows: dict[tuple[str, int], dict] = {}
     counts = {"running": 0, "failed": 0}
     lock = threading.Lock()
-    bar = tqdm(total=len(jobs), desc=f"run_act {run_id}", disable=not progress)
+    bar = tqdm(total=len(jobs), desc=label, disable=not progress)
 
-    limiter = RateLimiter(requests_per_minute, tokens_per_minute) if requests_per_minute or tokens_per_minute else None
-    with (
-        Gateway(base_url, api_key, rate_limiter=limiter) as gateway,
-        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
-    ):
-
-        def job(inst: dict, attempt: int) -> dict:
+    def job(inst: dict, attempt: int) -> dict:
+        with lock:
+            counts["running"] += 1
+            bar.set_postfix(counts)
+        try:
+            return runner.run(inst, attempt)
+        finally:
             with lock:
-                counts["running"] += 1
-                bar.set_postfix(counts)
-            try:
-                key = f"{agent.name}-{version}-{_safe(model)}-{sha}-a{attempt}"
-                run_dir = runs_root / _safe(inst["instance_id"]) / key
-                record = _agent_run(
-                    inst,
-                    agent,
-                    version,
-                    model,
-                    ruleset,
-                    run_dir,
-                    gateway,
-                    harness,
-                    repos_dir,
-                    timeout,
-                    max_requests,
-                    force,
-                )
-                score = _score(inst, record, run_dir, harness, force)
-                return _row(inst, attempt, record, score, agent, version, model, sha)
-            finally:
-                with lock:
-                    counts["running"] -= 1
+                counts["running"] -= 1
 
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(job, inst, attempt): (inst["instance_id"], attempt) for inst, attempt in jobs}
         for future in as_completed(futures):
             row = future.result()
             rows[futures[future]] = row
             with lock:
-                counts["failed"] += row["status"] in (ERROR, TIMEOUT)
+                counts["failed"] += row["outcome"] in (ERROR, TIMEOUT)
                 bar.set_postfix(counts)
             bar.update()
     bar.close()
-    return pd.DataFrame([rows[(inst["instance_id"], attempt)] for inst, attempt in jobs], columns=RESULT_COLUMNS)
+    return rows
+
+
+def _unstored_record(error: str) -> dict:
+    """The record of a run that never started: nothing paid for, nothing stored."""
+    return {
+        "agent": asdict(AgentResult("error", 0.0, error=error)),
+        "patch": "",
+        "stored": False,
+        "llm_calls": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "rules_applied": None,
+        "transcript_path": "",
+    }
 
 
 def _now() -> str:
@@ -185,147 +205,125 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
-def _agent_run(
-    inst: dict,
-    agent: Agent,
-    version: str,
-    model: str,
-    ruleset: str,
-    run_dir: Path,
-    gateway: Gateway,
-    harness: Harness,
-    repos_dir,
-    timeout: float,
-    max_requests: int,
-    force: bool,
-) -> dict:
-    """Run the agent once (or read back the stored run). The record is written only when the run ended,
-    so a killed run leaves nothing that looks finished."""
-    record_file = run_dir / "agent.json"
-    if record_file.exists() and not force:
-        return json.loads(record_file.read_text())
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    run_key = f"{_safe(inst['instance_id'])}-{run_dir.name}"
-    transcript = run_dir / "transcript.jsonl"
-    try:
-        workspace, env, release = _agent_workspace(inst, agent, harness, repos_dir)
-    except Exception as e:  # not this run's fault and not paid for: not stored, retried next call
-        return {
-            "agent": asdict(AgentResult("error", 0.0, error=f"workspace: {e}")),
-            "patch": "",
-            "stored": False,
-            "llm_calls": 0,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "rules_applied": None,
-            "transcript_path": "",
-        }
-    try:
-        url = gateway.register(run_key, transcript, ruleset=ruleset, max_requests=max_requests)
-        started_at = _now()
+@dataclass
+class _Runner:
+    """One run_act call's fixed parts; `run` does one instance and attempt: agent run, then score."""
+
+    agent: Agent
+    version: str
+    endpoint: Endpoint
+    testbed: Testbed
+    harness: Harness
+    ruleset: str
+    sha: str
+    runs_root: Path
+    timeout: float
+    max_requests: int
+    force: bool
+    gateway: Gateway | None = None
+
+    def run(self, inst: dict, attempt: int) -> dict:
+        key = f"{self.agent.name}-{self.version}-{_safe(self.endpoint.model)}-{self.sha}-a{attempt}"
+        run_dir = self.runs_root / _safe(inst["instance_id"]) / key
+        record = self.agent_run(inst, run_dir)
+        score = self.score(inst, record, run_dir)
+        return self.row(inst, attempt, record, score)
+
+    def agent_run(self, inst: dict, run_dir: Path) -> dict:
+        """Run the agent once (or read back the stored run). The record is written only when the run
+        ended, so a killed run leaves nothing that looks finished."""
+        record_file = run_dir / "agent.json"
+        if record_file.exists() and not self.force:
+            return json.loads(record_file.read_text())
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        run_key = f"{_safe(inst['instance_id'])}-{run_dir.name}"
+        transcript = run_dir / "transcript.jsonl"
         try:
-            result = agent.run(workspace, inst["problem_statement"], ruleset, url, run_dir, env, timeout, instance=inst)
+            workspace = self.testbed.prepare(inst)
+        except Exception as e:  # not this run's fault and not paid for: not stored, retried next call
+            return _unstored_record(f"workspace: {e}")
+        try:
+            url = self.gateway.register(run_key, transcript, ruleset=self.ruleset, max_requests=self.max_requests)
+            task_endpoint = Endpoint(url, GATEWAY_KEY, self.endpoint.model, self.endpoint.api)
+            task = AgentTask(inst, workspace, self.ruleset, task_endpoint, run_dir, self.timeout)
+            started_at = _now()
+            try:
+                result = self.agent.run(task)
+            finally:
+                stats = self.gateway.finish(run_key)
+                finished_at = _now()
+            rules_file = self.agent.rules_file
+            exclude = EXCLUDED_FROM_PATCH + ((rules_file, f"{rules_file}/**") if rules_file else ())
+            patch = collect_patch(workspace.path, workspace.base, exclude=exclude)
         finally:
-            stats = gateway.finish(run_key)
-            finished_at = _now()
-        exclude = EXCLUDED_FROM_PATCH + ((agent.rules_file, f"{agent.rules_file}/**") if agent.rules_file else ())
-        patch = collect_patch(workspace, inst["base_commit"], exclude=exclude)
-    finally:
-        release()
-    if stats.refused:
-        result.status, result.error = "failed", f"stopped at the request cap of {max_requests} LLM calls"
-    record = {
-        "agent": asdict(result),
-        "patch": patch,
-        "stored": True,
-        "llm_calls": stats.llm_calls,
-        "prompt_tokens": stats.prompt_tokens,
-        "completion_tokens": stats.completion_tokens,
-        "rules_applied": stats.rules_applied,
-        "transcript_path": str(transcript),
-        "started_at": started_at,
-        "finished_at": finished_at,
-    }
-    atomic_write_text(record_file, json.dumps(record, indent=1))
-    return record
+            self.testbed.release(workspace)
+        if stats.refused:
+            result.status, result.error = "failed", f"stopped at the request cap of {self.max_requests} LLM calls"
+        record = {
+            "agent": asdict(result),
+            "patch": patch,
+            "stored": True,
+            "llm_calls": stats.llm_calls,
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.completion_tokens,
+            "rules_applied": stats.rules_applied,
+            "transcript_path": str(transcript),
+            "started_at": started_at,
+            "finished_at": finished_at,
+        }
+        atomic_write_text(record_file, json.dumps(record, indent=1))
+        return record
 
+    def score(self, inst: dict, record: dict, run_dir: Path) -> ScoreResult:
+        score_file = run_dir / f"score-{self.harness.name}-v{self.harness.version}.json"
+        if record.get("stored") and score_file.exists() and not self.force:
+            return ScoreResult(**json.loads(score_file.read_text()))
+        if record["agent"]["status"] == "error":
+            return ScoreResult(inst["instance_id"], ERROR, "not scored: the agent did not run")
+        score = self.harness.evaluate([inst], {inst["instance_id"]: record["patch"]})[0]
+        if record.get("stored") and score.outcome != ERROR:  # a harness error is retried next call
+            atomic_write_text(score_file, json.dumps(asdict(score)))
+        return score
 
-def _agent_workspace(inst: dict, agent: Agent, harness: Harness, repos_dir):
-    """(workspace, environment, release) for one agent run: a local checkout with the repository's
-    virtualenv first on PATH (local harness); the instance image's /testbed with a container to run the
-    tests in (SWE-bench instances, Docker); or a plain checkout for agents that bring their own
-    environment (a Modal sandbox)."""
-    if isinstance(harness, LocalHarness) and not getattr(agent, "remote", False):
-        workspace = prepare_workspace(inst, repos_dir=repos_dir)
-        try:
-            return workspace, harness.agent_env(inst, workspace), lambda: remove_workspace(workspace)
-        except BaseException:
-            remove_workspace(workspace)
-            raise
-    if getattr(agent, "remote", False):
-        workspace = prepare_workspace(inst, repos_dir=repos_dir)
-        return workspace, dict(os.environ), lambda: remove_workspace(workspace)
-    testbed = DockerTestbed(inst, root=cookbook_dir() / "workspaces")
-    try:
-        return testbed.prepare(), testbed.env(), testbed.close
-    except BaseException:
-        testbed.close()
-        raise
-
-
-def _score(inst: dict, record: dict, run_dir: Path, harness: Harness, force: bool) -> ScoreResult:
-    score_file = run_dir / f"score-{harness.name}-v{harness.version}.json"
-    if record.get("stored") and score_file.exists() and not force:
-        return ScoreResult(**json.loads(score_file.read_text()))
-    if record["agent"]["status"] == "error":
-        return ScoreResult(inst["instance_id"], ERROR, "not scored: the agent did not run")
-    score = harness.evaluate([inst], {inst["instance_id"]: record["patch"]})[0]
-    if record.get("stored") and score.pass_or_fail != ERROR:  # a harness error is retried next call
-        atomic_write_text(score_file, json.dumps(asdict(score)))
-    return score
-
-
-def _row(
-    inst: dict, attempt: int, record: dict, score: ScoreResult, agent: Agent, version: str, model: str, sha: str
-) -> dict:
-    result = record["agent"]
-    passed = score.pass_or_fail == PASS
-    if passed:
-        status = "resolved"
-    elif result["status"] == TIMEOUT:
-        status = TIMEOUT
-    elif result["status"] != COMPLETED or score.pass_or_fail == ERROR:
-        status = ERROR
-    else:
-        status = "unresolved"
-    errors = [e for e in (result.get("error"), score.reason if score.pass_or_fail == ERROR else "") if e]
-    # the agent's own figure when it knows the model's price, else the project's price table
-    cost = result.get("cost_usd") or price(model, record["prompt_tokens"], record["completion_tokens"])
-    return {
-        "instance_id": inst["instance_id"],
-        "attempt": attempt,
-        "problem_statement": inst["problem_statement"],
-        "patch": inst["patch"],
-        "test_patch": inst["test_patch"],
-        "cline_patch": record["patch"],
-        "pass_or_fail": "pass" if passed else "fail",
-        "status": status,
-        "error": "; ".join(errors),
-        "score_reason": score.reason,
-        "failed_tests": score.failed_tests,
-        "test_log": score.test_log,
-        "duration_s": result["duration_s"],
-        "llm_calls": record["llm_calls"],
-        "prompt_tokens": record["prompt_tokens"],
-        "completion_tokens": record["completion_tokens"],
-        "cost_usd": cost,
-        "rules_applied": record["rules_applied"],
-        "ruleset_sha": sha,
-        "agent": agent.name,
-        "agent_version": version,
-        "model": model,
-        "transcript_path": record["transcript_path"],
-        "started_at": record.get("started_at"),
-        "finished_at": record.get("finished_at"),
-    }
+    def row(self, inst: dict, attempt: int, record: dict, score: ScoreResult) -> dict:
+        result = record["agent"]
+        if score.outcome == RESOLVED:
+            outcome = RESOLVED
+        elif result["status"] == TIMEOUT:
+            outcome = TIMEOUT
+        elif result["status"] != COMPLETED or score.outcome == ERROR:
+            outcome = ERROR
+        else:
+            outcome = UNRESOLVED
+        errors = [e for e in (result.get("error"), score.reason if score.outcome == ERROR else "") if e]
+        model = self.endpoint.model
+        # the agent's own figure when it knows the model's price, else the project's price table
+        cost = result.get("cost_usd") or price(model, record["prompt_tokens"], record["completion_tokens"])
+        return {
+            "instance_id": inst["instance_id"],
+            "attempt": attempt,
+            "problem_statement": inst["problem_statement"],
+            "patch": inst["patch"],
+            "test_patch": inst["test_patch"],
+            "cline_patch": record["patch"],
+            "pass_or_fail": pass_or_fail(outcome),
+            "outcome": outcome,
+            "error": "; ".join(errors),
+            "score_reason": score.reason,
+            "failed_tests": score.failed_tests,
+            "test_log": score.test_log,
+            "duration_s": result["duration_s"],
+            "llm_calls": record["llm_calls"],
+            "prompt_tokens": record["prompt_tokens"],
+            "completion_tokens": record["completion_tokens"],
+            "cost_usd": cost,
+            "rules_applied": record["rules_applied"],
+            "ruleset_sha": self.sha,
+            "agent": self.agent.name,
+            "agent_version": self.version,
+            "model": model,
+            "transcript_path": record["transcript_path"],
+            "started_at": record.get("started_at"),
+            "finished_at": record.get("finished_at"),
+        }

@@ -3,18 +3,16 @@ dataset at a 32k budget, counted with tiktoken on the requests the (scripted) mo
 
 from __future__ import annotations
 
-import sys
 import tempfile
-from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from llm import LLMClient, count_message_tokens  # noqa: E402
-from optimizer import PromptLearningOptimizer  # noqa: E402
-from scripted_llm import Reply, ScriptedLLM  # noqa: E402
-from swebench_data import load_instances  # noqa: E402
+from cookbook.data import load_instances
+from cookbook.llm.client import LLMClient
+from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.llm.tokens import count_message_tokens
+from cookbook.seams import Endpoint
+from optimizer import PromptLearningOptimizer
 
 ROWS, BUDGET_K = 150, 32
 
@@ -38,7 +36,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         ScriptedLLM(lambda r: Reply(content="<ruleset>\n- a rule\n</ruleset>")) as llm,
     ):
-        client = LLMClient("gpt-5", base_url=llm.base_url, api_key="bench", cache=False, cache_dir=tmp)
+        client = LLMClient(Endpoint(llm.base_url, "bench", "gpt-5"), cache=False, cache_dir=tmp)
         opt = PromptLearningOptimizer("You are a coding agent.", client=client)
         opt.optimize(
             pd.DataFrame(rows), "cline_patch", ["correctness", "explanation"], ruleset="", context_size_k=BUDGET_K

@@ -3,7 +3,6 @@ local `phoenix serve`, and its ratio to writing the same rows to CSV."""
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,9 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from phoenix_experiments import create_dataset, ensure_phoenix, log_experiment_to_phoenix, phoenix_client, stop_phoenix  # noqa: E402
+from phoenix_experiments import create_dataset, ensure_phoenix, log_experiment_to_phoenix, phoenix_client, stop_phoenix
 
 ROWS = 300
 

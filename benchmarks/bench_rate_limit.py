@@ -3,7 +3,6 @@ printed as achieved / configured rate (target within 5%) and the most requests s
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import threading
 import time
@@ -11,10 +10,9 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from llm_gateway import Gateway, RateLimiter  # noqa: E402
-from scripted_llm import Reply, ScriptedLLM  # noqa: E402
+from cookbook.llm.gateway import Gateway, RateLimiter
+from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.seams import Endpoint
 
 WORKERS, LIMIT, PERIOD_S, DURATION_S = 64, 100, 5.0, 30.0
 
@@ -23,7 +21,9 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         ScriptedLLM(lambda r: Reply(content="ok"), latency=0.05) as llm,
-        Gateway(llm.base_url, "k", rate_limiter=RateLimiter(requests=LIMIT, period_s=PERIOD_S)) as gateway,
+        Gateway(
+            Endpoint(llm.base_url, "k", "m"), rate_limiter=RateLimiter(requests=LIMIT, period_s=PERIOD_S)
+        ) as gateway,
     ):
         url = gateway.register("bench", Path(tmp) / "t.jsonl")
         stop = time.monotonic() + DURATION_S

@@ -12,17 +12,15 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from run_act import run_act  # noqa: E402
-from scripted_llm import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn  # noqa: E402
-from swebench_data import load_instances  # noqa: E402
+from cookbook.data import load_instances
+from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
+from cookbook.seams import Endpoint
+from run_act import run_act
 
 RUNS, WORKERS, LATENCY, CALLS = 24, 8, 0.5, 5
 
@@ -85,37 +83,14 @@ def main() -> None:
     runs_dir = Path(tempfile.mkdtemp(prefix="bench-run-act-"))
     try:
         with ScriptedLLM(make_script(instances), latency=LATENCY) as llm:
+            options = dict(workers=WORKERS, endpoint=Endpoint(llm.base_url, "bench", "scripted-model"), progress=False)
             # warm-up: environments and the provider template are built once, outside the measurement
-            run_act(
-                "bundled",
-                ids,
-                "warmup",
-                "",
-                workers=WORKERS,
-                model="scripted-model",
-                base_url=llm.base_url,
-                api_key="bench",
-                runs_dir=runs_dir / "warmup",
-                progress=False,
-                attempts=1,
-            )
+            run_act("bundled", ids, "warmup", "", runs_dir=runs_dir / "warmup", **options)
             sampler = MemorySampler(str(runs_dir / "measured"))
             sampler.start()
             cpu_before = _children_cpu()
             start = time.perf_counter()
-            df = run_act(
-                "bundled",
-                ids,
-                "bench",
-                "- a rule\n",
-                workers=WORKERS,
-                model="scripted-model",
-                base_url=llm.base_url,
-                api_key="bench",
-                runs_dir=runs_dir / "measured",
-                attempts=2,
-                progress=False,
-            )
+            df = run_act("bundled", ids, "bench", "- a rule\n", runs_dir=runs_dir / "measured", attempts=2, **options)
             wall = time.perf_counter() - start
             cpu = _children_cpu() - cpu_before
             sampler.done.set()

@@ -11,16 +11,14 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from swebench_data import load_instances  # noqa: E402
-from util import git  # noqa: E402
-from workspaces import mirror_for, prepare_workspace, remove_workspace  # noqa: E402
+from cookbook.data import load_instances
+from cookbook.data.repositories import mirror_for
+from cookbook.git import git
+from cookbook.testbeds.checkout import prepare_workspace, remove_workspace
 
 REPEATS = 5
 

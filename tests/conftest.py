@@ -1,13 +1,13 @@
+import json
 import os
-import sys
-from pathlib import Path
+import subprocess
+import uuid
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness import LocalHarness  # noqa: E402
-from swebench_data import load_instances  # noqa: E402
+from cookbook.data import load_instances
+from cookbook.harnesses.local import LocalHarness
+from cookbook.loop import run_paths
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +38,27 @@ def phoenix(tmp_path_factory):
     yield url
     assert stop_phoenix(working_dir)
     os.environ.update(saved)
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """Offline demo mode (no provider variables); the scripted server logs every request to the returned file."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "requests.jsonl"
+    monkeypatch.setenv("COOKBOOK_DEMO_REQUEST_LOG", str(log))
+    return log
+
+
+def logged_requests(log) -> list[dict]:
+    """The request bodies the offline demo's scripted server logged."""
+    return [json.loads(line)["body"] for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.fixture
+def run_name():
+    """A fresh run name; its act_results/ and act_rulesets/ folders are removed afterwards."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    for path in run_paths(name):
+        subprocess.run(["rm", "-rf", str(path)], check=False)

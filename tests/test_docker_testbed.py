@@ -6,12 +6,15 @@ import subprocess
 
 import pytest
 
-from docker_testbed import DockerUnavailable, shim_script
+from cookbook.docker_engine import DockerUnavailable
+from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.seams import Endpoint
+from cookbook.testbeds.docker import shim_script
 from run_act import run_act
-from scripted_llm import Reply, ScriptedLLM
 
 
-def test_without_an_engine_run_act_stops_before_any_agent_starts(bundled, tmp_path):
+def test_without_an_engine_run_act_stops_before_any_agent_starts(bundled, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # where no engine answers
     rows = [
         {
             **bundled.iloc[0].to_dict(),
@@ -31,10 +34,8 @@ def test_without_an_engine_run_act_stops_before_any_agent_starts(bundled, tmp_pa
                 "docker",
                 "",
                 workers=1,
-                model="m",
                 harness="docker",
-                base_url=llm.base_url,
-                api_key="k",
+                endpoint=Endpoint(llm.base_url, "k", "m"),
                 runs_dir=tmp_path / "runs",
                 progress=False,
             )

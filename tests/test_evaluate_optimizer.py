@@ -7,10 +7,13 @@ import warnings
 import pandas as pd
 import pytest
 
+from cookbook.llm.client import LLMClient
+from cookbook.llm.messages import messages_text
+from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.llm.tokens import count_message_tokens
+from cookbook.seams import Endpoint
 from evaluate import evaluate_results
-from llm import LLMClient, count_message_tokens, messages_text
 from optimizer import PromptLearningOptimizer, find_leaks, parse_rules, render_rules
-from scripted_llm import Reply, ScriptedLLM
 
 GOOD = json.dumps(
     {
@@ -22,9 +25,8 @@ GOOD = json.dumps(
 
 
 def client(llm, tmp_path, model="gpt-5", cache=True):
-    return LLMClient(
-        model, base_url=llm.base_url, api_key="k", cache=cache, cache_dir=tmp_path / "llm_cache", max_retries=3
-    )
+    endpoint = Endpoint(llm.base_url, "k", model)
+    return LLMClient(endpoint, cache=cache, cache_dir=tmp_path / "llm_cache", max_retries=3)
 
 
 @pytest.fixture
@@ -280,7 +282,7 @@ def test_parse_and_render_rules_round_trip():
 def test_leakage_check_lists_rules_naming_one_training_task(bundled):
     train = bundled.head(6)
     inst = train.iloc[0]
-    from harness import patched_files
+    from cookbook.harnesses.grading import patched_files
 
     path = patched_files(inst["patch"])[0]
     functions = re.findall(r"def ([A-Za-z_][A-Za-z0-9_]{3,})", inst["patch"])

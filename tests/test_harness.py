@@ -1,7 +1,9 @@
 import pytest
 
-from harness import PATCH_DOES_NOT_APPLY, HarnessError, get_harness, patched_files, score_patches
-from workspaces import collect_patch, prepare_workspace, remove_workspace
+from cookbook.harnesses import get_harness, score_patches
+from cookbook.harnesses.grading import PATCH_DOES_NOT_APPLY, patched_files
+from cookbook.seams import HarnessError
+from cookbook.testbeds.checkout import collect_patch, prepare_workspace, remove_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -14,9 +16,9 @@ def one(bundled):
 def test_gold_passes_and_empty_fails(one, local_harness):
     inst = one.iloc[0]
     gold = score_patches(one, {inst["instance_id"]: inst["patch"]}, local_harness).iloc[0]
-    assert gold["pass_or_fail"] == "pass", gold["reason"] + gold["test_log"][-2000:]
+    assert gold["outcome"] == "resolved", gold["reason"] + gold["test_log"][-2000:]
     empty = score_patches(one, {}, local_harness).iloc[0]
-    assert empty["pass_or_fail"] == "fail"
+    assert empty["outcome"] == "unresolved"
     assert set(empty["failed_tests"]) & set(inst["FAIL_TO_PASS"])
     assert "PASSED" in empty["test_log"] and "FAILED" in empty["test_log"]
 
@@ -26,9 +28,9 @@ def test_coloured_test_output_still_grades(one, local_harness):
     inst = {**one.iloc[0].to_dict(), "test_cmd": "python -m pytest -rA --color=yes -p no:cacheprovider"}
     gold = local_harness.evaluate([inst], {inst["instance_id"]: inst["patch"]})[0]
     assert "\x1b[" in gold.test_log
-    assert gold.pass_or_fail == "pass", gold.reason
+    assert gold.outcome == "resolved", gold.reason
     empty = local_harness.evaluate([inst], {})[0]
-    assert empty.pass_or_fail == "fail" and set(empty.failed_tests) & set(inst["FAIL_TO_PASS"])
+    assert empty.outcome == "unresolved" and set(empty.failed_tests) & set(inst["FAIL_TO_PASS"])
 
 
 def test_a_wrong_patch_fails(one, local_harness):
@@ -37,7 +39,7 @@ def test_a_wrong_patch_fails(one, local_harness):
     target = patched_files(inst["patch"])[0]
     wrong = f"diff --git a/{target} b/{target}\n--- a/{target}\n+++ b/{target}\n@@ -1,0 +1,1 @@\n+# not a fix\n"
     result = score_patches(one, {inst["instance_id"]: wrong}, local_harness).iloc[0]
-    assert result["pass_or_fail"] == "fail" and result["reason"].startswith("failing tests:")
+    assert result["outcome"] == "unresolved" and result["reason"].startswith("failing tests:")
 
 
 def test_a_patch_that_does_not_apply_fails_with_that_reason(one, local_harness):
@@ -46,7 +48,7 @@ def test_a_patch_that_does_not_apply_fails_with_that_reason(one, local_harness):
         "diff --git a/nowhere.py b/nowhere.py\n--- a/nowhere.py\n+++ b/nowhere.py\n@@ -1,2 +1,2 @@\n-a\n-b\n+c\n+d\n"
     )
     result = score_patches(one, {inst["instance_id"]: bogus}, local_harness).iloc[0]
-    assert result["pass_or_fail"] == "fail"
+    assert result["outcome"] == "unresolved"
     assert result["reason"] == PATCH_DOES_NOT_APPLY
 
 
@@ -59,7 +61,7 @@ def test_a_model_edit_to_test_files_cannot_hide_the_hidden_tests(one, local_harn
     remove_workspace(ws)
     assert "deleted file mode" in cheat
     result = score_patches(one, {inst["instance_id"]: cheat}, local_harness).iloc[0]
-    assert result["pass_or_fail"] == "fail", result["reason"]
+    assert result["outcome"] == "unresolved", result["reason"]
 
 
 def test_environment_is_built_once_and_puts_its_python_first(one, local_harness, tmp_path):
@@ -67,11 +69,12 @@ def test_environment_is_built_once_and_puts_its_python_first(one, local_harness,
     env_dir = local_harness.environment(inst)
     assert (env_dir / "ready").exists()
     assert local_harness.environment(inst) == env_dir
-    env = local_harness.agent_env(inst, tmp_path)
+    env = local_harness.envs.agent_env(inst, tmp_path)
     assert env["PATH"].startswith(str(env_dir / "venv" / "bin"))
 
 
-def test_docker_harness_without_an_engine_says_so(one):
+def test_docker_harness_without_an_engine_says_so(one, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # where no engine answers
     rows = [{**one.iloc[0].to_dict(), "image": "x", "eval_script": "x", "log_parser": "x", "eval_type": "x"}]
     harness = get_harness("docker")
     with pytest.raises(HarnessError) as err:
@@ -82,7 +85,7 @@ def test_docker_harness_without_an_engine_says_so(one):
 
 def test_swebench_harness_names_missing_spec_fields_first(one):
     with pytest.raises(HarnessError) as err:
-        get_harness("docker").evaluate(one, {})
+        get_harness("docker").evaluate(one.to_dict("records"), {})
     message = str(err.value)
     assert one.iloc[0]["instance_id"] in message
     assert all(f in message for f in ("image", "eval_script", "log_parser", "eval_type"))

@@ -6,59 +6,38 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import pandas as pd
 import papermill
 import pytest
+from conftest import logged_requests
 
-from config import PROJECT_DIR
-from llm import system_prompt
-from loop import read_ruleset_file, run_paths
+from cookbook.llm.messages import system_prompt
+from cookbook.loop import read_ruleset_file, run_paths
+from cookbook.paths import PROJECT_DIR
 from phoenix_experiments import phoenix_client
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    log = tmp_path / "requests.jsonl"
-    monkeypatch.setenv("COOKBOOK_DEMO_REQUEST_LOG", str(log))
-    return log
-
-
-@pytest.fixture
-def run_name():
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    yield name
-    for path in run_paths(name):
-        subprocess.run(["rm", "-rf", str(path)], check=False)
+NOTEBOOK = PROJECT_DIR / "optimize_cline_act.ipynb"
 
 
 def agent_requests(log):
-    entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return [e["body"] for e in entries if e["body"].get("tools")]
+    return [body for body in logged_requests(log) if body.get("tools")]
 
 
-def test_the_notebook_runs_offline_end_to_end(offline, run_name, phoenix, monkeypatch, tmp_path):
-    monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", phoenix)
-    output = tmp_path / "executed.ipynb"
+def execute(output, **parameters):
     papermill.execute_notebook(
-        str(PROJECT_DIR / "optimize_cline_act.ipynb"),
-        str(output),
-        cwd=str(PROJECT_DIR),
-        progress_bar=False,
-        parameters={
-            "RUN_NAME": run_name,
-            "LOOPS": 2,
-            "TRAIN_SIZE": 6,
-            "TEST_SIZE": 6,
-            "WORKERS": 4,
-            "STOP_PHOENIX_AT_END": True,
-        },
+        str(NOTEBOOK), str(output), cwd=str(PROJECT_DIR), progress_bar=False, parameters=parameters
     )
+
+
+def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
+    offline, run_name, phoenix, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", phoenix)
+    parameters = dict(RUN_NAME=run_name, LOOPS=2, TRAIN_SIZE=6, TEST_SIZE=6, WORKERS=4)
+    execute(tmp_path / "executed.ipynb", **parameters)
     run_dir, rulesets_dir = run_paths(run_name)
     for loop in (0, 1):
         lines = (rulesets_dir / f"ruleset_{loop}.txt").read_text().splitlines()
@@ -81,36 +60,28 @@ def test_the_notebook_runs_offline_end_to_end(offline, run_name, phoenix, monkey
         dataset = client.datasets.get_dataset(dataset=f"{run_name}-{split}")
         names = sorted(e["name"] for e in client.experiments.list(dataset_id=dataset.id))
         assert names == [f"{run_name} loop 0 {split}", f"{run_name} loop 1 {split}"]
-
-    executed = output.read_text()
+    executed = (tmp_path / "executed.ipynb").read_text()
     assert "OFFLINE DEMO MODE" in executed and phoenix in executed
 
+    # the same notebook and run name again: everything is read back, nothing is sent to the model
+    sent = len(logged_requests(offline))
+    execute(tmp_path / "again.ipynb", **parameters, STOP_PHOENIX_AT_END=True)
+    assert len(logged_requests(offline)) == sent
 
-def test_the_committed_notebook_has_no_outputs():
-    notebook = json.loads((PROJECT_DIR / "optimize_cline_act.ipynb").read_text())
+
+def test_the_committed_notebook_has_no_outputs_and_its_cells_drive_the_loop():
+    notebook = json.loads(NOTEBOOK.read_text())
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)
     assert "parameters" in code[0]["metadata"].get("tags", [])
+    source = "".join("".join(c["source"]) for c in code)
+    for call in ("run_act(", "evaluate_results(", "log_experiment_to_phoenix(", ".optimize("):
+        assert call in source, call
 
 
 def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tmp_path):
-    command = [
-        sys.executable,
-        str(PROJECT_DIR / "cookbook.py"),
-        "run",
-        "--run-name",
-        run_name,
-        "--loops",
-        "2",
-        "--train-size",
-        "3",
-        "--test-size",
-        "3",
-        "--workers",
-        "3",
-        "--phoenix",
-        "false",
-    ]
+    command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--loops", "2"]
+    command += ["--train-size", "3", "--test-size", "3", "--workers", "3", "--phoenix", "false"]
     run_dir, rulesets_dir = run_paths(run_name)
     proc = subprocess.Popen(
         command, cwd=PROJECT_DIR, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -125,12 +96,9 @@ def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tm
     subprocess.run(["pkill", "-9", "-f", str(run_dir)], check=False)  # the killed run's agents, if mid-run
     assert not (rulesets_dir / "ruleset_1.txt").exists()
     before = {
-        name: (rulesets_dir.parent / run_name / name).read_bytes()
-        if name.startswith("ruleset")
-        else (run_dir / name).read_bytes()
+        name: (rulesets_dir / name if name.startswith("ruleset") else run_dir / name).read_bytes()
         for name in ("ruleset_0.txt", "train_results_0.csv", "test_results_0.csv")
     }
-
     finished_runs = {p: p.stat().st_mtime_ns for p in (run_dir / "agent_runs").glob("*/*/agent.json")}
     assert len(finished_runs) >= 6  # loop 0's six runs at least
 
@@ -145,7 +113,7 @@ def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tm
     _, _, rule = read_ruleset_file(rulesets_dir / "ruleset_0.txt")
     # every agent request after the resume belongs to loop 1: it carries loop 0's rule
     requests = agent_requests(resumed_log)
-    assert all(rule.strip() in system_prompt(r) for r in requests)
-    assert "train_accuracy" in done.stdout
+    assert requests and all(rule.strip() in system_prompt(r) for r in requests)
+    assert "train_accuracy" in done.stdout + done.stderr
     after = {p: p.stat().st_mtime_ns for p in (run_dir / "agent_runs").glob("*/*/agent.json")}
     assert len(after) == 12 and all(after[p] == mtime for p, mtime in finished_runs.items())

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from modal_backend import ModalClineAgent, ModalUnavailable
+from cookbook.agents.cline_modal import ModalClineAgent
+from cookbook.modal_cloud import ModalUnavailable
+from cookbook.seams import Endpoint
 from run_act import run_act
 
 
@@ -29,10 +31,8 @@ def test_run_act_with_the_modal_agent_stops_at_the_modal_client_with_a_clear_err
             "- a rule\n",
             workers=1,
             agent="cline-modal",
-            model="m",
             harness="modal",
-            base_url="http://127.0.0.1:9/v1",
-            api_key="k",
+            endpoint=Endpoint("http://127.0.0.1:9/v1", "k", "m"),
             runs_dir=tmp_path / "runs",
             progress=False,
         )

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from cookbook.llm.client import LLMClient
+from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.seams import Endpoint
 from evaluate import evaluate_results
-from llm import LLMClient
 from phoenix_experiments import (
     PhoenixUnavailable,
     create_dataset,
@@ -16,7 +18,6 @@ from phoenix_experiments import (
     phoenix_client,
     trace_llm_calls,
 )
-from scripted_llm import Reply, ScriptedLLM
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ def results_for(instances: pd.DataFrame, attempts: int = 2) -> pd.DataFrame:
                     "attempt": attempt,
                     "cline_patch": f"diff for {i}/{attempt}",
                     "pass_or_fail": "pass" if passed else "fail",
-                    "status": "resolved" if passed else "unresolved",
+                    "outcome": "resolved" if passed else "unresolved",
                     "failed_tests": [] if passed else inst["FAIL_TO_PASS"],
                     "score_reason": "",
                     "started_at": (start + timedelta(minutes=i)).isoformat(),
@@ -124,7 +125,7 @@ def test_a_judge_call_is_traced_into_the_phoenix_project(phoenix, client, bundle
     )
     reply = json.dumps({"correctness": "correct", "explanation": "traced judgement", "improvement": "x"})
     with ScriptedLLM(lambda r: Reply(content=reply)) as llm:
-        judge = LLMClient("gpt-5", base_url=llm.base_url, api_key="k", cache=False)
+        judge = LLMClient(Endpoint(llm.base_url, "k", "gpt-5"), cache=False)
         evaluate_results(row, client=judge, progress=False)
     deadline = time.monotonic() + 30
     spans = []

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from agents import ClaudeCodeAgent, ClineAgent
-from config import PROJECT_DIR
-from llm import system_prompt
+from cookbook.agents.claude_code import ClaudeCodeAgent
+from cookbook.agents.cline import ClineAgent
+from cookbook.llm.messages import system_prompt
+from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
+from cookbook.paths import PROJECT_DIR
+from cookbook.seams import Endpoint
 from run_act import run_act
-from scripted_llm import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +59,10 @@ def behaviours(llm):
     return llm.script.by_id
 
 
-def _run(llm, ids, runs_dir, ruleset=MARKER, **options):
-    options = {"workers": 2, "timeout": 120, "model": "scripted-model", "progress": False, **options}
-    return run_act(
-        "bundled", ids, "test", ruleset, base_url=llm.base_url, api_key="test-key", runs_dir=runs_dir, **options
-    )
+def _run(llm, ids, runs_dir, ruleset=MARKER, model="scripted-model", **options):
+    options = {"workers": 2, "timeout": 120, "progress": False, **options}
+    endpoint = Endpoint(llm.base_url, "test-key", model)
+    return run_act("bundled", ids, "test", ruleset, endpoint=endpoint, runs_dir=runs_dir, **options)
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -83,9 +84,9 @@ def test_gold_edits_pass_give_up_fails_and_rules_reach_the_model(llm, behaviours
     df = _run(llm, [gold_id, give_up_id], tmp_path).set_index("instance_id")
 
     assert df.loc[gold_id, "pass_or_fail"] == "pass", df.loc[gold_id, ["error", "score_reason"]].tolist()
-    assert df.loc[gold_id, "status"] == "resolved"
+    assert df.loc[gold_id, "outcome"] == "resolved"
     assert df.loc[gold_id, "cline_patch"].strip() and ".clinerules" not in df.loc[gold_id, "cline_patch"]
-    assert df.loc[give_up_id, "pass_or_fail"] == "fail" and df.loc[give_up_id, "status"] == "unresolved"
+    assert df.loc[give_up_id, "pass_or_fail"] == "fail" and df.loc[give_up_id, "outcome"] == "unresolved"
     assert df.loc[give_up_id, "cline_patch"] == ""
 
     requests = llm.chat_requests()[before:]
@@ -117,7 +118,7 @@ def test_a_hanging_model_times_out_and_leaves_no_process(llm, behaviours, instan
     df = _run(llm, [hang_id], tmp_path, timeout=15)
     assert time.monotonic() - start < 90
     row = df.iloc[0]
-    assert row["status"] == "timeout" and row["pass_or_fail"] == "fail"
+    assert row["outcome"] == "timeout" and row["pass_or_fail"] == "fail"
     assert "deadline" in row["error"]
     assert _processes_mentioning(str(tmp_path)) == []
 
@@ -136,18 +137,17 @@ def test_second_identical_call_makes_no_request(llm, behaviours, instances, tmp_
 
 
 RUNNER = """
-import sys
-sys.path.insert(0, {project!r})
+from cookbook.seams import Endpoint
 from run_act import run_act
-run_act("bundled", {ids!r}, "killed", {ruleset!r}, workers=1, base_url={url!r}, api_key="k",
-        runs_dir={runs!r}, model="scripted-model", timeout=120, progress=False)
+run_act("bundled", {ids!r}, "killed", {ruleset!r}, workers=1, endpoint=Endpoint({url!r}, "k", "scripted-model"),
+        runs_dir={runs!r}, timeout=120, progress=False)
 """
 
 
 def test_after_a_kill_the_next_call_runs_only_what_is_missing(llm, behaviours, instances, tmp_path):
     ids = [inst["instance_id"] for inst in instances[6:9]]
-    code = RUNNER.format(project=str(PROJECT_DIR), ids=ids, ruleset=MARKER, url=llm.base_url, runs=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    code = RUNNER.format(ids=ids, ruleset=MARKER, url=llm.base_url, runs=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_DIR, start_new_session=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not list(tmp_path.glob("*/*/agent.json")):
         time.sleep(0.2)
@@ -196,7 +196,7 @@ def test_an_endless_agent_is_stopped_at_the_request_cap(llm, behaviours, instanc
         df = _run(endless, [instances[4]["instance_id"]], tmp_path, max_requests=4)
         assert len(endless.chat_requests()) == 4
     row = df.iloc[0]
-    assert row["status"] == "error" and "request cap of 4" in row["error"] and row["llm_calls"] == 4
+    assert row["outcome"] == "error" and "request cap of 4" in row["error"] and row["llm_calls"] == 4
 
 
 def test_the_global_rate_limit_is_never_exceeded(tmp_path):
@@ -205,12 +205,12 @@ def test_the_global_rate_limit_is_never_exceeded(tmp_path):
 
     import httpx
 
-    from llm_gateway import Gateway, RateLimiter
+    from cookbook.llm.gateway import Gateway, RateLimiter
 
     limit, period = 5, 3.0
     with (
         ScriptedLLM(lambda r: Reply(content="ok")) as llm,
-        Gateway(llm.base_url, "k", rate_limiter=RateLimiter(requests=limit, period_s=period)) as gateway,
+        Gateway(Endpoint(llm.base_url, "k", "m"), rate_limiter=RateLimiter(requests=limit, period_s=period)) as gateway,
     ):
         url = gateway.register("limited", tmp_path / "t.jsonl")
 

@@ -3,10 +3,12 @@
 import json
 
 import pandas as pd
+import papermill
 import pytest
 
-from loop import LoopConfig, loops_without_improvement, run_loop, select_best
-from offline_demo import start_demo_server
+from cookbook.loop import run_paths
+from cookbook.loop.rules import AnyOf, Budget, Patience, loops_without_improvement, select_best
+from cookbook.paths import PROJECT_DIR
 
 
 def test_selection_uses_validation_never_test():
@@ -32,29 +34,34 @@ def test_early_stopping_counts_loops_since_the_best_on_validation():
     assert loops_without_improvement(table.head(2)) == 0
 
 
+def test_stop_rules_give_their_reason_and_combine():
+    history = pd.DataFrame(
+        {"loop": [0, 1, 2], "train_accuracy": [0.5, 0.4, 0.3], "agent_tokens": [100, 100, 100], "judge_tokens": [0] * 3}
+    )
+    assert Budget(1_000)(history) is None
+    assert Budget(350)(history).startswith("budget: 300 tokens spent")
+    assert Budget(0.5, "usd")(history) is None  # no cost recorded
+    assert Patience(2)(history).startswith("early stopping") and Patience(3)(history) is None
+    assert AnyOf((Patience(3), Budget(350)))(history).startswith("budget:")
+    assert AnyOf(())(history) is None
+
+
 @pytest.mark.slow
-def test_attempts_give_pass_rates_and_pass_at_3_and_a_budget_stops_before_the_next_loop(bundled, tmp_path):
-    server = start_demo_server(bundled.to_dict("records"))
-    try:
-        config = LoopConfig(
-            run_name="budget", train_size=2, test_size=2, loops=3, workers=4, attempts=3, budget_tokens=1, phoenix=False
-        )
-        table = run_loop(
-            config,
-            server.base_url,
-            "demo",
-            results_root=tmp_path / "results",
-            rulesets_root=tmp_path / "rulesets",
-            progress=False,
-        )
-    finally:
-        server.stop()
-    run_dir = tmp_path / "results" / "budget"
-    assert len(table) == 1  # loop 0 ran; the budget stopped the run before loop 1
+def test_attempts_give_pass_rates_and_pass_at_3_and_a_budget_stops_before_the_next_loop(offline, run_name, tmp_path):
+    parameters = dict(
+        RUN_NAME=run_name, TRAIN_SIZE=2, TEST_SIZE=2, LOOPS=3, WORKERS=4, ATTEMPTS=3, BUDGET_TOKENS=1, PHOENIX=False
+    )
+    papermill.execute_notebook(
+        str(PROJECT_DIR / "optimize_cline_act.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters=parameters,
+        cwd=str(PROJECT_DIR),
+        progress_bar=False,
+    )
+    run_dir, rulesets_dir = run_paths(run_name)
     stopped = json.loads((run_dir / "stopped.json").read_text())
-    assert stopped["before_loop"] == 1 and stopped["reason"].startswith("budget:")
-    assert (tmp_path / "rulesets" / "budget" / "ruleset_0.txt").exists()
-    assert not (tmp_path / "rulesets" / "budget" / "ruleset_1.txt").exists()
+    assert stopped["before_loop"] == 1 and stopped["reason"].startswith("budget:")  # loop 0 ran, then the budget
+    assert (rulesets_dir / "ruleset_0.txt").exists() and not (rulesets_dir / "ruleset_1.txt").exists()
     results = pd.read_csv(run_dir / "test_results_0.csv")
     assert len(results) == 6 and sorted(results["attempt"].unique()) == [0, 1, 2]
     per_instance = pd.read_csv(run_dir / "test_per_instance_0.csv")

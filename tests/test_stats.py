@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from stats import accuracy_table, compare, flips, mcnemar_exact, pass_at_k, per_instance, wilson_interval
+from cookbook.stats import accuracy_table, compare, flips, mcnemar_exact, pass_at_k, per_instance, wilson_interval
 
 
 def test_wilson_interval_known_values():

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from swebench_data import REQUIRED_FIELDS, DatasetError, load_instances, split_instances, validate_instances
+from cookbook.data import REQUIRED_FIELDS, DatasetError, load_instances, split_instances, validate_instances
 
 
 def _as_hf_rows(df):

@@ -2,9 +2,10 @@ import shutil
 
 import pytest
 
-import bundled_benchmark
-from util import git
-from workspaces import WorkspaceError, collect_patch, mirror_for, prepare_workspace, remove_workspace
+from cookbook.data import bundled as bundled_benchmark
+from cookbook.data.repositories import WorkspaceError, mirror_for
+from cookbook.git import git
+from cookbook.testbeds.checkout import collect_patch, prepare_workspace, remove_workspace
 
 
 @pytest.fixture

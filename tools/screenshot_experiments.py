@@ -12,15 +12,12 @@ import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from config import cookbook_dir  # noqa: E402
-from phoenix_experiments import create_dataset, ensure_phoenix, log_experiment_to_phoenix, phoenix_client, stop_phoenix  # noqa: E402
-from swebench_data import load_instances  # noqa: E402
+from cookbook.data import load_instances
+from cookbook.paths import cookbook_dir
+from phoenix_experiments import create_dataset, ensure_phoenix, log_experiment_to_phoenix, phoenix_client, stop_phoenix
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from llm import system_prompt
-from util import BackgroundHTTPService, send_json
+from cookbook.llm.http_service import BackgroundHTTPService, send_json
+from cookbook.llm.messages import system_prompt
+from cookbook.seams import Endpoint
 
 HOP_BY_HOP = {
     "connection",
@@ -92,19 +93,19 @@ class RateLimiter:
 
 
 class Gateway(BackgroundHTTPService):
-    """The gateway server. `upstream` is the real endpoint's base URL (ending in /v1); `rate_limiter`, if
-    given, bounds the requests and tokens per minute of all runs together."""
+    """The gateway server in front of `upstream`, the agent's real endpoint (its base URL ends in /v1);
+    `rate_limiter`, if given, bounds the requests and tokens per minute of all runs together."""
 
-    def __init__(self, upstream: str, api_key: str, timeout: float = 600, rate_limiter: RateLimiter | None = None):
-        self.upstream = upstream.rstrip("/")
-        self.api_key = api_key
+    def __init__(self, upstream: Endpoint, timeout: float = 600, rate_limiter: RateLimiter | None = None):
+        self.upstream = upstream.base_url.rstrip("/")
+        self.api_key = upstream.api_key
         self.rate_limiter = rate_limiter
         self.runs: dict[str, RunStats] = {}
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=30))
 
     def _make_handler(self) -> type[BaseHTTPRequestHandler]:
-        return _handler(self)
+        return _GatewayHandler
 
     def stop(self) -> None:
         super().stop()
@@ -112,11 +113,10 @@ class Gateway(BackgroundHTTPService):
 
     def register(self, run_key: str, transcript_path: Path, ruleset: str = "", max_requests: int | None = None) -> str:
         """Open a run; return its base URL (for the agent's provider configuration)."""
-        assert self._server, "start() the gateway first"
         transcript_path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self.runs[run_key] = RunStats(transcript_path, ruleset, max_requests)
-        return f"http://127.0.0.1:{self._server.server_address[1]}/runs/{run_key}/v1"
+        return f"http://127.0.0.1:{self.port}/runs/{run_key}/v1"
 
     def finish(self, run_key: str) -> RunStats:
         with self._lock:
@@ -189,105 +189,106 @@ class _StreamReader:
                 slot["arguments"] += function.get("arguments") or ""
 
 
-def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _GatewayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args) -> None:
-            pass
+    @property
+    def gateway(self):
+        return self.server.owner
 
-        def _route(self) -> tuple[str, str] | None:
-            match = re.match(r"^/runs/([^/]+)/v1(/.*)$", self.path)
-            return (match.group(1), match.group(2)) if match else None
+    def log_message(self, *args) -> None:
+        pass
 
-        def do_GET(self) -> None:
-            route = self._route()
-            if not route:
-                return self._error(404, f"no route {self.path}")
-            reply = gateway._client.get(gateway.upstream + route[1], headers=self._headers())
-            self._send(reply.status_code, reply.headers, reply.content)
+    def _route(self) -> tuple[str, str] | None:
+        match = re.match(r"^/runs/([^/]+)/v1(/.*)$", self.path)
+        return (match.group(1), match.group(2)) if match else None
 
-        def do_POST(self) -> None:
-            route = self._route()
-            if not route:
-                return self._error(404, f"no route {self.path}")
-            run_key, path = route
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            try:
-                body = json.loads(raw or b"{}")
-            except ValueError:
-                body = {}
-            stats, admitted = gateway._admit(run_key, body)
-            if stats is None:
-                return self._error(404, f"unknown run {run_key}")
-            if not admitted:
-                # 400, not 429: a rate-limit status makes agents back off and retry for minutes
-                return self._error(400, f"request cap of {stats.max_requests} LLM calls for this run reached")
-            waited = gateway.rate_limiter.acquire(len(raw) // 4) if gateway.rate_limiter else 0.0
-            started = time.time()
-            entry = {"time": started, "path": path, "request": body, "rate_limit_wait_s": round(waited, 3)}
-            try:
-                request = gateway._client.build_request(
-                    "POST", gateway.upstream + path, headers=self._headers(), content=raw
-                )
-                reply = gateway._client.send(request, stream=True)
-            except httpx.HTTPError as e:
-                entry.update(status=502, error=str(e), duration_s=round(time.time() - started, 3))
-                gateway._record(stats, entry)
-                return self._error(502, f"upstream unreachable: {e}")
-            reader = _StreamReader()
-            try:
-                self.send_response(reply.status_code)
-                for name, value in reply.headers.items():
-                    if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
-                        self.send_header(name, value)
-                self.send_header("Connection", "close")
-                self.end_headers()
-                streaming = "text/event-stream" in reply.headers.get("content-type", "")
-                content = b""
-                for chunk in reply.iter_bytes():
-                    self.wfile.write(chunk)
-                    self.wfile.flush()
-                    if streaming:
-                        reader.feed(chunk)
-                    else:
-                        content += chunk
-                if not streaming:
-                    try:
-                        reader.take(json.loads(content))
-                    except ValueError:
-                        entry["reply_body"] = content[:2000].decode(errors="replace")
-            except (BrokenPipeError, ConnectionResetError):
-                entry["client_gone"] = True
-            finally:
-                reply.close()
-                self.close_connection = True
-                entry.update(
-                    status=reply.status_code,
-                    usage=reader.usage,
-                    reply_text="".join(reader.text),
-                    tool_calls=list(reader.tool_calls.values()),
-                    duration_s=round(time.time() - started, 3),
-                )
-                gateway._record(stats, entry)
+    def do_GET(self) -> None:
+        route = self._route()
+        if not route:
+            return self._error(404, f"no route {self.path}")
+        reply = self.gateway._client.get(self.gateway.upstream + route[1], headers=self._headers())
+        self._send(reply.status_code, reply.headers, reply.content)
 
-        def _headers(self) -> dict:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            headers["Authorization"] = f"Bearer {gateway.api_key}"
-            if "x-api-key" in {k.lower() for k in self.headers}:  # Anthropic's header
-                headers["x-api-key"] = gateway.api_key
-            return headers
-
-        def _send(self, status: int, headers, content: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
+    def do_POST(self) -> None:
+        route = self._route()
+        if not route:
+            return self._error(404, f"no route {self.path}")
+        run_key, path = route
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        stats, admitted = self.gateway._admit(run_key, body)
+        if stats is None:
+            return self._error(404, f"unknown run {run_key}")
+        if not admitted:
+            # 400, not 429: a rate-limit status makes agents back off and retry for minutes
+            return self._error(400, f"request cap of {stats.max_requests} LLM calls for this run reached")
+        waited = self.gateway.rate_limiter.acquire(len(raw) // 4) if self.gateway.rate_limiter else 0.0
+        started = time.time()
+        entry = {"time": started, "path": path, "request": body, "rate_limit_wait_s": round(waited, 3)}
+        try:
+            request = self.gateway._client.build_request(
+                "POST", self.gateway.upstream + path, headers=self._headers(), content=raw
+            )
+            reply = self.gateway._client.send(request, stream=True)
+        except httpx.HTTPError as e:
+            entry.update(status=502, error=str(e), duration_s=round(time.time() - started, 3))
+            self.gateway._record(stats, entry)
+            return self._error(502, f"upstream unreachable: {e}")
+        reader = _StreamReader()
+        try:
+            self.send_response(reply.status_code)
+            for name, value in reply.headers.items():
                 if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
+            self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(content)
+            streaming = "text/event-stream" in reply.headers.get("content-type", "")
+            content = b""
+            for chunk in reply.iter_bytes():
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                if streaming:
+                    reader.feed(chunk)
+                else:
+                    content += chunk
+            if not streaming:
+                try:
+                    reader.take(json.loads(content))
+                except ValueError:
+                    entry["reply_body"] = content[:2000].decode(errors="replace")
+        except (BrokenPipeError, ConnectionResetError):
+            entry["client_gone"] = True
+        finally:
+            reply.close()
+            self.close_connection = True
+            entry.update(
+                status=reply.status_code,
+                usage=reader.usage,
+                reply_text="".join(reader.text),
+                tool_calls=list(reader.tool_calls.values()),
+                duration_s=round(time.time() - started, 3),
+            )
+            self.gateway._record(stats, entry)
 
-        def _error(self, status: int, message: str) -> None:
-            send_json(self, status, {"error": {"message": message, "type": "gateway"}})
+    def _headers(self) -> dict:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Authorization"] = f"Bearer {self.gateway.api_key}"
+        if "x-api-key" in {k.lower() for k in self.headers}:  # Anthropic's header
+            headers["x-api-key"] = self.gateway.api_key
+        return headers
 
-    return Handler
+    def _send(self, status: int, headers, content: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def _error(self, status: int, message: str) -> None:
+        send_json(self, status, {"error": {"message": message, "type": "gateway"}})

@@ -7,6 +7,11 @@ import math
 import pandas as pd
 
 
+def accuracy(df: pd.DataFrame) -> float:
+    """The share of rows that pass."""
+    return float((df["pass_or_fail"] == "pass").mean()) if len(df) else 0.0
+
+
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for k successes out of n; (0, 1) when n is 0."""
     if n == 0:

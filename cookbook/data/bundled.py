@@ -16,8 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from config import BUNDLED_DIR, cookbook_dir
-from util import GitError, atomic_write_text, file_lock, git
+from cookbook.files import atomic_write_text, file_lock
+from cookbook.git import GitError, git
+from cookbook.paths import BUNDLED_DIR, cookbook_dir
 
 OWNER = "bundled"
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".git", ".ruff_cache", ".mypy_cache"}

@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import re
 
-from llm import messages_text, system_prompt
-from scripted_llm import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of
+from cookbook.llm.messages import messages_text, system_prompt
+from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of
 
 RULE_KEYWORD = "python -m pytest"
 JUDGE_IMPROVEMENT = (
@@ -97,24 +97,3 @@ class DemoScript:
 def start_demo_server(instances: list[dict], latency: float = 0.0, log_path=None) -> ScriptedLLM:
     """Start the demo's scripted server (stop it with `.stop()`)."""
     return ScriptedLLM(DemoScript(instances), latency=latency, log_path=log_path, model="demo-model").start()
-
-
-def resolve_endpoint(instances: list[dict], quiet: bool = False) -> tuple[str, str, ScriptedLLM | None]:
-    """(base_url, api_key, demo server): the real endpoint from OPENAI_BASE_URL / OPENAI_API_KEY when
-    either is set, else the offline demo's scripted server, started now (say so first)."""
-    import os
-
-    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
-        return (
-            os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-            os.environ.get("OPENAI_API_KEY") or "none",
-            None,
-        )
-    server = start_demo_server(instances, log_path=os.environ.get("COOKBOOK_DEMO_REQUEST_LOG"))
-    if not quiet:
-        print(
-            "OFFLINE DEMO MODE: no OPENAI_API_KEY or OPENAI_BASE_URL is set, so the agent's model, the judge "
-            f"and the optimizer are a scripted OpenAI-compatible server at {server.base_url}. Cline, the test "
-            "harness and Phoenix are real. Set OPENAI_API_KEY (or OPENAI_BASE_URL) to use real models."
-        )
-    return server.base_url, "offline-demo", server

@@ -1,11 +1,4 @@
-"""Workspaces: a throwaway checkout of an instance's repository at its base commit, and its diff.
-
-Every repository has one local mirror (a bare repository), found in this order:
-1. `repos_dir/<owner>__<name>.git` (or a plain checkout `repos_dir/<owner>__<name>`), when a
-   `repos_dir` is given: the user's own mirrors, used read-only, so real SWE-bench repositories
-   work offline;
-2. the bundled benchmark's mirrors, built from `bundled/`;
-3. `<cookbook dir>/repos/<owner>__<name>.git`, cloned from GitHub the first time.
+"""Checkouts: a throwaway checkout of an instance's repository at its base commit, and its diff.
 
 A workspace borrows the mirror's objects (git alternates, like `clone --shared`) and gets a single
 branch `main` at the base commit: it is made in well under a second, never writes into the mirror,
@@ -19,8 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from config import cookbook_dir
-from util import GitError, file_lock, git
+from cookbook.data.repositories import WorkspaceError, mirror_for
+from cookbook.git import GitError, git
+from cookbook.paths import cookbook_dir
 
 # What a patch never contains: the agent's rules file, caches, virtualenvs and build output.
 # Glob pathspecs relative to the repository root.
@@ -40,44 +34,6 @@ EXCLUDED_FROM_PATCH = (
     "build/**",
     "dist/**",
 )
-
-
-class WorkspaceError(RuntimeError):
-    """The workspace cannot be made: no mirror for the repository, or the commit is not in it."""
-
-
-def mirror_for(repo: str, repos_dir: Path | str | None = None) -> Path:
-    """The local mirror (a git directory) that holds `repo` ("owner/name"), made if needed."""
-    import bundled_benchmark
-
-    owner_name = repo.replace("/", "__")
-    if repos_dir is not None:
-        repos_dir = Path(repos_dir)
-        for candidate in (repos_dir / f"{owner_name}.git", repos_dir / owner_name):
-            if candidate.is_dir():
-                return candidate
-    if bundled_benchmark.is_bundled_repo(repo):
-        package = bundled_benchmark.BUNDLED_DIR / repo.split("/", 1)[1]
-        bundled_benchmark.build_mirror(package, Path(repos_dir) if repos_dir else None)
-        return bundled_benchmark.mirror_path(package.name, Path(repos_dir) if repos_dir else None)
-    if repos_dir is not None:
-        raise WorkspaceError(
-            f"No mirror of {repo} in {repos_dir}: expected {owner_name}.git there "
-            f"(make one with: git clone --mirror https://github.com/{repo}.git {repos_dir}/{owner_name}.git)."
-        )
-    mirror = cookbook_dir() / "repos" / f"{owner_name}.git"
-    with file_lock(mirror.with_suffix(".lock")):
-        if not (mirror / "HEAD").exists():
-            url = f"https://github.com/{repo}.git"
-            try:
-                git("clone", "-q", "--mirror", url, str(mirror))
-            except GitError as e:
-                shutil.rmtree(mirror, ignore_errors=True)
-                raise WorkspaceError(
-                    f"Could not clone {url} ({e}). Offline, point repos_dir at a folder of mirrors "
-                    f"named <owner>__<name>.git."
-                ) from e
-    return mirror
 
 
 def prepare_workspace(instance: dict, root: Path | str | None = None, repos_dir: Path | str | None = None) -> Path:

@@ -1,6 +1,6 @@
 """Agents beyond one machine: Cline in a Modal sandbox built from the SWE-bench instance image.
 
-`ModalClineAgent` is an agent of the same protocol as `agents.ClineAgent`, so `run_act` drives it the same
+`ModalClineAgent` is an agent of the same protocol as `ClineAgent`, so `run_act` drives it the same
 way, with the same recording gateway — which the sandbox must be able to reach: expose the gateway's
 port with a tunnel of your choice and set `COOKBOOK_GATEWAY_PUBLIC_URL` to its public base (the part that
 replaces `http://127.0.0.1:PORT`). Per run: a sandbox from the instance's `image` (its `/testbed` holds
@@ -19,37 +19,18 @@ import os
 import time
 from pathlib import Path
 
-from agents import FAILED, AgentResult, ClineAgent
-from util import GitError, git
-
-APP_NAME = "prompt-learning-cookbook"
-
-
-class ModalUnavailable(RuntimeError):
-    """Modal cannot be used (package, credentials, gateway URL); the message says what to do."""
-
-
-def modal_app():
-    """The Modal app the sandboxes belong to (the first call to Modal's API)."""
-    try:
-        import modal
-    except ImportError as e:
-        raise ModalUnavailable("The Modal backend needs the `modal` package: pip install modal") from e
-    try:
-        return modal.App.lookup(APP_NAME, create_if_missing=True)
-    except modal.exception.AuthError as e:
-        raise ModalUnavailable(
-            f"Modal credentials are missing or invalid ({e}). Run `modal token new`, or set MODAL_TOKEN_ID "
-            "and MODAL_TOKEN_SECRET."
-        ) from e
+from cookbook.agents.cline import PLACEHOLDER_URL, ClineAgent
+from cookbook.git import GitError, git
+from cookbook.modal_cloud import ModalUnavailable, modal_app
+from cookbook.seams import FAILED, AgentResult, AgentTask
 
 
 class ModalClineAgent(ClineAgent):
-    """Cline in a Modal sandbox per run; `remote = True` tells run_act the repository's environment is the
-    instance image, not a local virtualenv."""
+    """Cline in a Modal sandbox per run: it brings its own environment (the instance image), so it needs
+    only a plain local checkout to bring its patch back to."""
 
     name = "cline-modal"
-    remote = True
+    brings_environment = True
 
     def __init__(
         self,
@@ -73,25 +54,16 @@ class ModalClineAgent(ClineAgent):
         path = base_url.split("/runs/", 1)[1]
         return f"{self.public_gateway_url.rstrip('/')}/runs/{path}"
 
-    def run(
-        self,
-        workspace: Path,
-        task: str,
-        ruleset: str,
-        base_url: str,
-        run_dir: Path,
-        env: dict[str, str],
-        timeout: float,
-        instance: dict | None = None,
-    ) -> AgentResult:
+    def run(self, task: AgentTask) -> AgentResult:
         import modal
 
-        if not instance or not instance.get("image"):
+        instance, run_dir, timeout, ruleset = task.instance, task.run_dir, task.timeout, task.ruleset
+        if not instance.get("image"):
             raise ModalUnavailable("The Modal backend runs SWE-bench instances that name their `image`.")
         app = modal_app()
-        url = self.sandbox_base_url(base_url)
+        url = self.sandbox_base_url(task.endpoint.base_url)
         run_dir.mkdir(parents=True, exist_ok=True)
-        providers = self._provider_template().read_text().replace(self._PLACEHOLDER_URL, url)
+        providers = self.provider_template().read_text().replace(PLACEHOLDER_URL, url)
         image = modal.Image.from_registry(instance["image"]).run_commands(
             "command -v node || (apt-get update && apt-get install -y nodejs npm)",
             f"npm install -g cline@{self.version}",
@@ -101,7 +73,7 @@ class ModalClineAgent(ClineAgent):
             app=app, image=image, workdir="/testbed", timeout=int(timeout) + 120, cpu=self.cpu, memory=self.memory_mb
         )
         try:
-            files = {"/root/cline/data/settings/providers.json": providers, "/tmp/task.txt": task}
+            files = {"/root/cline/data/settings/providers.json": providers, "/tmp/task.txt": task.problem_statement}
             if ruleset.strip():
                 files[f"/testbed/{self.rules_file}"] = ruleset
             for path, text in files.items():
@@ -132,7 +104,7 @@ class ModalClineAgent(ClineAgent):
         result = self.read_result(run_dir / "cline.ndjson", seconds, seconds >= timeout, timeout, code)
         if patch.strip():
             try:
-                git("apply", "--binary", "-", cwd=workspace, input=patch)
+                git("apply", "--binary", "-", cwd=task.workspace.path, input=patch)
             except GitError as e:
                 result.status, result.error = FAILED, f"the sandbox's diff does not apply locally: {e}"
         return result

@@ -1,0 +1,15 @@
+"""The cookbook's support package. The user's card — `run_act.py`, `evaluate.py`, `optimizer.py`,
+`phoenix_experiments.py` and the notebook — sits at the top of the repository; everything they stand on
+is here, one folder per kind of part. Start with `seams.py`: the protocols the parts meet at.
+
+    seams.py        Agent, Testbed, Harness, Endpoint, and the records that cross them
+    agents/         Cline, Claude Code, Cline in a Modal sandbox
+    testbeds/       where an agent runs: a local checkout + virtualenv, an instance image's /testbed
+    harnesses/      patch → outcome: local (no Docker), SWE-bench's run_evaluation (docker, modal)
+    llm/            the judge's and optimizer's client, prices, tokens, the recording gateway, the
+                    scripted server (the only test double) and the offline demo's script
+    data/           datasets, splits, the bundled benchmark, repository mirrors
+    loop/           the optimization run: configuration, files, stop and selection rules
+    stats.py        intervals and paired tests
+    cli.py          `python -m cookbook` (runs the notebook headless)
+"""

@@ -1,0 +1,162 @@
+"""The cookbook's command line: `python -m cookbook <command>`.
+
+    python -m cookbook run --run-name NAME [--config FILE] [--loops N --train-size N ...] [--resume]
+    python -m cookbook demo [--stop-phoenix]          # the notebook on the bundled benchmark
+    python -m cookbook validate-benchmark [--dataset bundled|FILE|HF name] [--repos-dir DIR] [--harness H]
+    python -m cookbook stop-phoenix
+
+`run` executes the notebook `optimize_cline_act.ipynb` headless (papermill) with the configuration as its
+parameters: the CLI and the notebook are one loop, never two copies. The executed notebook is kept in
+the run directory. Without OPENAI_API_KEY and OPENAI_BASE_URL, `run` and `demo` work in offline demo mode
+(scripted models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+from cookbook.paths import PROJECT_DIR, cookbook_dir
+
+NOTEBOOK = PROJECT_DIR / "optimize_cline_act.ipynb"
+
+
+def execute_notebook(parameters: dict, output: Path) -> None:
+    """Run the notebook headless with these parameters, its cells' output shown as it comes."""
+    import papermill
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("traitlets", "asyncio", "httpx", "blib2to3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(output),
+        parameters=parameters,
+        cwd=str(PROJECT_DIR),
+        log_output=True,
+        progress_bar=False,
+        kernel_name="python3",
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cookbook.loop import LoopConfig, run_paths
+
+    values = json.loads(Path(args.config).read_text()) if args.config else {}
+    values.update({k: v for k, v in vars(args).items() if k in LoopConfig.model_fields and v is not None})
+    config = LoopConfig(**values)
+    run_dir, rulesets_dir = run_paths(config.run_name)
+    if args.resume and (run_dir / "config.json").exists():  # the run's own configuration; --loops may extend it
+        saved = LoopConfig.model_validate_json((run_dir / "config.json").read_text())
+        config = saved.model_copy(update={"loops": config.loops if args.loops is not None else saved.loops})
+    parameters = {**config.to_parameters(), "STOP_PHOENIX_AT_END": False}
+    execute_notebook(parameters, run_dir / "notebook.ipynb")
+    print(f"rulesets: {rulesets_dir}\nresults:  {run_dir}\nnotebook: {run_dir / 'notebook.ipynb'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cookbook.llm.endpoints import offline
+
+    if offline():
+        print(
+            "Offline demo mode: no OPENAI_API_KEY or OPENAI_BASE_URL, so the models are scripted "
+            "(Cline, the tests and Phoenix are real). Set OPENAI_API_KEY to use real models.\n",
+            flush=True,
+        )
+    output = cookbook_dir() / "demo" / "optimize_cline_act.ipynb"
+    parameters = {"STOP_PHOENIX_AT_END": args.stop_phoenix, **({"RUN_NAME": args.run_name} if args.run_name else {})}
+    execute_notebook(parameters, output)
+    print(f"\nexecuted notebook: {output}")
+    if not args.stop_phoenix:
+        print("Phoenix keeps running for you to browse; stop it with: make stop-phoenix")
+    return 0
+
+
+def cmd_validate_benchmark(args: argparse.Namespace) -> int:
+    from cookbook.data import load_instances
+    from cookbook.harnesses import get_harness, validate_benchmark
+
+    start = time.monotonic()
+    instances = load_instances(args.dataset, split=args.split)
+    harness = get_harness(args.harness, workers=args.workers, repos_dir=args.repos_dir, progress=True)
+    table = validate_benchmark(instances, harness)
+    n = len(table)
+    gold_ok = int((table["gold"] == "resolved").sum())
+    empty_resolved = int((table["empty"] == "resolved").sum())
+    print(
+        f"{gold_ok}/{n} gold resolved, {empty_resolved}/{n} empty resolved "
+        f"({time.monotonic() - start:.0f} s, {args.harness} harness)"
+    )
+    broken = table[~table["ok"]]
+    for row in broken.itertuples():
+        print(f"  BROKEN {row.instance_id}: {row.why}")
+    return 1 if len(broken) else 0
+
+
+def cmd_stop_phoenix(args: argparse.Namespace) -> int:
+    from phoenix_experiments import stop_phoenix
+
+    print("stopped" if stop_phoenix() else "no local Phoenix was running")
+    return 0
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per LoopConfig field, with its description, default and choices."""
+    from cookbook.loop import LoopConfig
+
+    for name, field in LoopConfig.model_fields.items():
+        if name == "baseline_prompt":
+            continue
+        if field.annotation in (int, float):
+            kind = field.annotation
+        elif field.annotation is bool:
+            kind = lambda v: v.lower() in ("1", "true", "yes")  # noqa: E731
+        else:
+            kind = str
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=kind,
+            default=None,
+            help=f"{field.description or ''} (default {field.default})",
+        )
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="python -m cookbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="the optimization loop: the notebook, headless")
+    run.add_argument("--config", help="a JSON file of LoopConfig fields (flags override it)")
+    run.add_argument("--resume", action="store_true", help="continue the run of --run-name with its configuration")
+    _add_config_flags(run)
+    run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser("demo", help="run optimize_cline_act.ipynb headless (offline demo without a key)")
+    demo.add_argument("--stop-phoenix", action="store_true", help="stop Phoenix at the end (tests)")
+    demo.add_argument("--run-name", default=None)
+    demo.set_defaults(func=cmd_demo)
+
+    validate = commands.add_parser("validate-benchmark", help="every gold patch resolves, every empty patch does not")
+    validate.add_argument("--dataset", default="bundled", help="'bundled', a .json/.jsonl/.parquet file or a HF name")
+    validate.add_argument("--split", default="test")
+    validate.add_argument("--repos-dir", default=None, help="folder of mirrors named <owner>__<name>.git")
+    validate.add_argument("--harness", default="local", choices=["local", "docker", "modal"])
+    validate.add_argument("--workers", type=int, default=2)
+    validate.set_defaults(func=cmd_validate_benchmark)
+
+    stop = commands.add_parser("stop-phoenix", help="stop the local Phoenix")
+    stop.set_defaults(func=cmd_stop_phoenix)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,53 @@
+"""Repositories: one local mirror (a bare repository) per repository, found in this order:
+1. `repos_dir/<owner>__<name>.git` (or a plain checkout `repos_dir/<owner>__<name>`), when a
+   `repos_dir` is given: the user's own mirrors, used read-only, so real SWE-bench repositories
+   work offline;
+2. the bundled benchmark's mirrors, built from `bundled/`;
+3. `<cookbook dir>/repos/<owner>__<name>.git`, cloned from GitHub the first time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from cookbook.data import bundled
+from cookbook.files import file_lock
+from cookbook.git import GitError, git
+from cookbook.paths import cookbook_dir
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace cannot be made: no mirror for the repository, or the commit is not in it."""
+
+
+def mirror_for(repo: str, repos_dir: Path | str | None = None) -> Path:
+    """The local mirror (a git directory) that holds `repo` ("owner/name"), made if needed."""
+    owner_name = repo.replace("/", "__")
+    if repos_dir is not None:
+        repos_dir = Path(repos_dir)
+        for candidate in (repos_dir / f"{owner_name}.git", repos_dir / owner_name):
+            if candidate.is_dir():
+                return candidate
+    if bundled.is_bundled_repo(repo):
+        package = bundled.BUNDLED_DIR / repo.split("/", 1)[1]
+        bundled.build_mirror(package, Path(repos_dir) if repos_dir else None)
+        return bundled.mirror_path(package.name, Path(repos_dir) if repos_dir else None)
+    if repos_dir is not None:
+        raise WorkspaceError(
+            f"No mirror of {repo} in {repos_dir}: expected {owner_name}.git there "
+            f"(make one with: git clone --mirror https://github.com/{repo}.git {repos_dir}/{owner_name}.git)."
+        )
+    mirror = cookbook_dir() / "repos" / f"{owner_name}.git"
+    with file_lock(mirror.with_suffix(".lock")):
+        if not (mirror / "HEAD").exists():
+            url = f"https://github.com/{repo}.git"
+            try:
+                git("clone", "-q", "--mirror", url, str(mirror))
+            except GitError as e:
+                shutil.rmtree(mirror, ignore_errors=True)
+                raise WorkspaceError(
+                    f"Could not clone {url} ({e}). Offline, point repos_dir at a folder of mirrors "
+                    f"named <owner>__<name>.git."
+                ) from e
+    return mirror

@@ -1,0 +1,86 @@
+"""Grading as SWE-bench does it: apply a patch with its apply commands, read a pytest log with its parser.
+
+Shared by the harnesses, the judge (which failing tests to show) and Phoenix (the evaluation's explanation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+from cookbook.git import git
+
+PATCH_DOES_NOT_APPLY = "patch does not apply"
+LOG_TAIL_CHARS = 20_000
+
+
+def as_test_list(value) -> list[str]:
+    """A `failed_tests` value as a list: a list or array as is, or its text as read back from a CSV."""
+    if isinstance(value, str):
+        if not value.startswith("["):
+            return [value] if value else []
+        try:
+            return list(json.loads(value.replace("'", '"')))
+        except ValueError:
+            return [value]
+    return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else []
+
+
+def patched_files(patch: str) -> list[str]:
+    """The files a patch touches (their paths after the patch), in order."""
+    from unidiff import PatchSet
+
+    return [f.path for f in PatchSet(patch)]
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """Colour codes off: a pytest forced into colour (FORCE_COLOR in a notebook kernel) must still grade."""
+    return ANSI_ESCAPE.sub("", text)
+
+
+def grade(log: str, instance: dict) -> tuple[bool, list[str], int]:
+    """Grade a pytest `-rA` log exactly as SWE-bench does; return (resolved, failing test ids, how many
+    test results the log holds)."""
+    from swebench.harness.constants import FAIL_TO_PASS, PASS_TO_PASS, ResolvedStatus
+    from swebench.harness.grading import get_eval_tests_report, get_resolution_status
+    from swebench.harness.log_parsers.python import parse_log_pytest
+
+    status_map = parse_log_pytest(strip_ansi(log), None)
+    report = get_eval_tests_report(
+        status_map, {FAIL_TO_PASS: instance["FAIL_TO_PASS"], PASS_TO_PASS: instance["PASS_TO_PASS"]}
+    )
+    failing = report[FAIL_TO_PASS]["failure"] + report[PASS_TO_PASS]["failure"]
+    return get_resolution_status(report) == ResolvedStatus.FULL.value, failing, len(status_map)
+
+
+def apply_patch(workspace: Path, patch: str) -> tuple[bool, str]:
+    """Apply a model patch the way SWE-bench does: each of its apply commands in turn."""
+    from swebench.harness.run_evaluation import GIT_APPLY_CMDS
+
+    patch_file = workspace / ".git" / "model.patch"
+    patch_file.write_text(patch)
+    log = []
+    for command in GIT_APPLY_CMDS:
+        done = subprocess.run(shlex.split(command) + [str(patch_file)], cwd=workspace, capture_output=True, text=True)
+        log.append(f"$ {command}\n{done.stdout}{done.stderr}")
+        if done.returncode == 0:
+            return True, "\n".join(log)
+        git("reset", "-q", "--hard", cwd=workspace)  # undo a partial apply before the next try
+        git("clean", "-qfd", "-e", ".git", cwd=workspace)
+    return False, "\n".join(log)
+
+
+def reset_files(workspace: Path, base_commit: str, paths: list[str]) -> None:
+    """Put the test files back as they were at base_commit (removing ones that did not exist), as
+    SWE-bench's eval scripts do before applying the test patch."""
+    existing = git("ls-tree", "--name-only", base_commit, "--", *paths, cwd=workspace).splitlines()
+    if existing:
+        git("checkout", base_commit, "--", *existing, cwd=workspace)
+    for path in set(paths) - set(existing):
+        (workspace / path).unlink(missing_ok=True)

@@ -1,0 +1,102 @@
+"""Rules between loops, as small objects that combine (after gepa's `utils/stop_condition.py`).
+
+A *stop rule* looks at the history of finished loops (one row per loop: accuracies, tokens, costs) and
+returns a reason to stop before the next loop, or None. `AnyOf` stops at the first rule that does.
+*Selection* picks the loop whose ruleset is best, on validation when there is one, never on test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import pandas as pd
+
+
+def loop_tokens(row: dict) -> int:
+    return int(row.get("agent_tokens", 0) + row.get("judge_tokens", 0) + row.get("optimizer_tokens", 0))
+
+
+def loop_cost_usd(row: dict) -> float:
+    return float(row.get("agent_cost_usd", 0) + row.get("judge_cost_usd", 0) + row.get("optimizer_cost_usd", 0))
+
+
+def select_best(history: pd.DataFrame) -> int:
+    """The loop whose ruleset is best on validation (on train when there is no validation split), never
+    on test; ties go to the earlier loop."""
+    column = (
+        "validation_accuracy"
+        if "validation_accuracy" in history and history["validation_accuracy"].notna().any()
+        else "train_accuracy"
+    )
+    return int(history.loc[history[column].idxmax(), "loop"])
+
+
+def loops_without_improvement(history: pd.DataFrame) -> int:
+    """How many finished loops came after the best one (by `select_best`)."""
+    return int(history["loop"].max()) - select_best(history)
+
+
+class StopRule(Protocol):
+    def __call__(self, history: pd.DataFrame) -> str | None:
+        """A reason to stop before the next loop, or None."""
+        ...
+
+
+@dataclass
+class Budget:
+    """Stop before a loop whose estimated spend (the last loop's) would take the total over `limit`, in
+    `unit`: "tokens" or "usd"."""
+
+    limit: float
+    unit: str = "tokens"
+
+    def _amount(self, value: float) -> str:
+        return f"{value:,.0f} tokens" if self.unit == "tokens" else f"${value:.2f}"
+
+    def __call__(self, history: pd.DataFrame) -> str | None:
+        measure = loop_tokens if self.unit == "tokens" else loop_cost_usd
+        rows = history.to_dict("records")
+        if not rows:
+            return None
+        spent, estimate = sum(map(measure, rows)), measure(rows[-1])
+        if spent + estimate <= self.limit:
+            return None
+        return (
+            f"budget: {self._amount(spent)} spent, the next loop is estimated at {self._amount(estimate)}, "
+            f"over the budget of {self._amount(self.limit)}"
+        )
+
+
+@dataclass
+class Patience:
+    """Stop when `loops` loops have passed without improving on the best (validation, else train)."""
+
+    loops: int
+
+    def __call__(self, history: pd.DataFrame) -> str | None:
+        if len(history) and loops_without_improvement(history) >= self.loops:
+            on = "validation" if history.get("validation_size", pd.Series([0])).fillna(0).max() else "train"
+            return f"early stopping: no improvement on {on} for {self.loops} loop(s)"
+        return None
+
+
+@dataclass
+class AnyOf:
+    """Stop at the first rule that gives a reason."""
+
+    rules: tuple[StopRule, ...] = ()
+
+    def __call__(self, history: pd.DataFrame) -> str | None:
+        return next((reason for rule in self.rules if (reason := rule(history))), None)
+
+
+def estimate_line(loop: int, history: pd.DataFrame) -> str:
+    """What the next loop will probably cost (the last loop's cost), and what was spent so far."""
+    rows = history.to_dict("records")
+    if not rows:
+        return f"loop {loop}: no estimate yet (the first loop's cost is the estimate of the next)"
+    return (
+        f"loop {loop}: estimated cost ~{loop_tokens(rows[-1]):,} tokens, ${loop_cost_usd(rows[-1]):.2f} "
+        f"(spent so far {sum(map(loop_tokens, rows)):,} tokens, ${sum(map(loop_cost_usd, rows)):.2f})"
+    )

@@ -1,0 +1,253 @@
+"""One optimization run's files and bookkeeping; the notebook's loop cell drives it.
+
+Everything of one run lives in `act_results/<run_name>/` (configuration, split, results, Phoenix
+experiment ids, costs, optimizer calls, the agent runs) and `act_rulesets/<run_name>/`
+(`ruleset_<loop>.txt`, the cookbook's format), so two runs never mix. `ruleset_<loop>.txt` is written
+last: its presence marks a loop as finished, and a finished loop is read back, never run again, so
+running the notebook again after a crash or a kernel restart continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from cookbook.data import load_instances, split_instances
+from cookbook.files import atomic_write_text
+from cookbook.loop.config import LoopConfig
+from cookbook.loop.rules import AnyOf, Budget, Patience, StopRule, select_best
+from cookbook.paths import PROJECT_DIR
+from cookbook.rulesets import find_leaks
+from cookbook.seams import Endpoint
+from cookbook.stats import accuracy, compare, per_instance
+
+SPLITS = ("train", "validation", "test")
+
+
+def run_paths(run_name: str, results_root: Path | None = None, rulesets_root: Path | None = None) -> tuple[Path, Path]:
+    """(results directory, rulesets directory) of a run."""
+    results_root = results_root or PROJECT_DIR / "act_results"
+    rulesets_root = rulesets_root or PROJECT_DIR / "act_rulesets"
+    return results_root / run_name, rulesets_root / run_name
+
+
+def ruleset_file_text(ruleset: str, train_accuracy: float, test_accuracy: float, loop: int) -> str:
+    """The cookbook's ruleset file: accuracies, a header line, then the ruleset."""
+    return (
+        f"train_accuracy: {train_accuracy:.4f}\ntest_accuracy: {test_accuracy:.4f}\n"
+        f"optimized ruleset_{loop}:\n{ruleset}"
+    )
+
+
+def read_ruleset_file(path: Path) -> tuple[float, float, str]:
+    """(train accuracy, test accuracy, ruleset) of a ruleset file."""
+    lines = path.read_text().split("\n", 3)
+    return float(lines[0].split(":")[1]), float(lines[1].split(":")[1]), lines[3] if len(lines) > 3 else ""
+
+
+class OptimizationRun:
+    """A run's directories, split and history. Opening a run that exists continues it: with `resume`
+    (the default) under its saved configuration (whose `loops` the new one may change), else an error."""
+
+    def __init__(
+        self,
+        config: LoopConfig,
+        results_root: Path | None = None,
+        rulesets_root: Path | None = None,
+        resume: bool = True,
+    ):
+        self.dir, self.rulesets_dir = run_paths(config.run_name, results_root, rulesets_root)
+        config_file = self.dir / "config.json"
+        if config_file.exists():
+            saved = LoopConfig.model_validate_json(config_file.read_text())
+            if saved.model_dump(exclude={"loops"}) != config.model_dump(exclude={"loops"}):
+                if not resume:
+                    raise ValueError(
+                        f"Run {config.run_name} exists with another configuration ({config_file}); "
+                        "choose another run_name, or resume it with its own configuration."
+                    )
+                config = saved.model_copy(update={"loops": config.loops})
+        self.config = config
+        instances = load_instances(config.dataset, config.dataset_split)
+        train, test = split_instances(
+            instances, config.train_size, config.test_size, config.seed, config.split_strategy
+        )
+        validation = train.iloc[0:0]
+        if config.validation_size:
+            rest = len(train) - config.validation_size
+            validation, train = split_instances(train, config.validation_size, rest, config.seed, "random")
+        self.instances = instances
+        self.splits = {"train": train, "validation": validation, "test": test}
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.rulesets_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(config_file, config.model_dump_json(indent=1))
+        (self.dir / "stopped.json").unlink(missing_ok=True)
+        ids = {name: df["instance_id"].tolist() for name, df in self.splits.items()}
+        atomic_write_text(self.dir / "split.json", json.dumps(ids, indent=1))
+        self.rows: list[dict] = []
+        self.stop_reason = ""
+
+    # -- what the loop cell reads -----------------------------------------------------------------------
+    def ids(self, split: str) -> list[str]:
+        return self.splits[split]["instance_id"].tolist()
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per loop done so far (run now or read back): accuracies, sizes, tokens, costs, ruleset."""
+        return pd.DataFrame(self.rows)
+
+    def act_options(self, agent_endpoint: Endpoint, progress: bool = True) -> dict:
+        """run_act's keyword arguments for this run."""
+        c = self.config
+        return dict(
+            agent=c.agent,
+            endpoint=agent_endpoint,
+            harness=c.harness,
+            repos_dir=c.repos_dir,
+            split=c.dataset_split,
+            timeout=c.timeout_s,
+            attempts=c.attempts,
+            max_requests=c.max_requests,
+            runs_dir=self.dir / "agent_runs",
+            requests_per_minute=c.requests_per_minute,
+            tokens_per_minute=c.tokens_per_minute,
+            progress=progress,
+        )
+
+    def stop_rule(self) -> StopRule:
+        """The configured rules that end a run before its last loop: budgets and early stopping."""
+        c = self.config
+        rules = [
+            *([Budget(c.budget_tokens, "tokens")] if c.budget_tokens is not None else []),
+            *([Budget(c.budget_usd, "usd")] if c.budget_usd is not None else []),
+            *([Patience(c.patience)] if c.patience else []),
+        ]
+        return AnyOf(tuple(rules))
+
+    def experiment_name(self, loop: int, split: str) -> str:
+        return f"{self.config.run_name} loop {loop} {split}"
+
+    def experiment_metadata(self, loop: int, split: str, df: pd.DataFrame, ruleset: str) -> dict:
+        c = self.config
+        return {
+            "loop": loop,
+            "split": split,
+            "accuracy": round(accuracy(df), 4),
+            "size": len(df),
+            "agent": c.agent,
+            "model": c.agent_model,
+            "ruleset_sha": df["ruleset_sha"].iloc[0] if len(df) else "",
+            "ruleset": ruleset,
+            "run_name": c.run_name,
+        }
+
+    # -- the loop's files -------------------------------------------------------------------------------
+    def finished(self, loop: int) -> bool:
+        """A loop whose ruleset file and results exist is done."""
+        if not (self.rulesets_dir / f"ruleset_{loop}.txt").exists():
+            return False
+        return all((self.dir / f"{name}_results_{loop}.csv").exists() for name in self._nonempty())
+
+    def read_back(self, loop: int, optimizer) -> str:
+        """A finished loop's history row and the ruleset it learned (delta mode: its rules too)."""
+        _, _, new_ruleset = read_ruleset_file(self.rulesets_dir / f"ruleset_{loop}.txt")
+        self.rows.append(json.loads((self.dir / f"loop_{loop}.json").read_text()) | {"resumed": True})
+        rules_file = self.dir / f"rules_{loop}.json"
+        if optimizer.mode == "delta" and rules_file.exists():
+            optimizer.load_rules(rules_file)
+        return new_ruleset
+
+    def save_results(self, loop: int, **results: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+        """Write each split's results (and per-instance pass rates) as CSVs; return the splits that ran."""
+        saved = {name: df for name, df in results.items() if df is not None}
+        for name, df in saved.items():
+            atomic_write_text(self.dir / f"{name}_results_{loop}.csv", df.to_csv(index=False))
+            atomic_write_text(self.dir / f"{name}_per_instance_{loop}.csv", per_instance(df).to_csv(index=False))
+        return saved
+
+    def save_phoenix(self, loop: int, experiments: dict) -> None:
+        atomic_write_text(self.dir / f"phoenix_{loop}.json", json.dumps(experiments, indent=1, default=str))
+
+    def save_loop(self, loop: int, ruleset: str, new_ruleset: str, results: dict[str, pd.DataFrame], optimizer) -> str:
+        """Record the loop: optimizer calls, rules (delta mode), leaks, the history row, then the ruleset
+        file, written last because it marks the loop as finished. Returns the new ruleset."""
+        calls = [c for c in optimizer.calls if c.loop == loop]
+        atomic_write_text(self.dir / f"optimizer_calls_{loop}.json", json.dumps([asdict(c) for c in calls], indent=1))
+        if optimizer.mode == "delta":
+            optimizer.save_rules(self.dir / f"rules_{loop}.json")
+        train = results["train"].drop_duplicates("instance_id")
+        leaks = find_leaks(new_ruleset, train.merge(self.splits["train"][["instance_id", "repo"]], on="instance_id"))
+        atomic_write_text(self.dir / f"leaks_{loop}.csv", leaks.to_csv(index=False))
+        row = self._history_row(loop, ruleset, results, calls, leaks)
+        atomic_write_text(self.dir / f"loop_{loop}.json", json.dumps(row, indent=1))
+        text = ruleset_file_text(new_ruleset, row["train_accuracy"], row["test_accuracy"], loop)
+        atomic_write_text(self.rulesets_dir / f"ruleset_{loop}.txt", text)
+        self.rows.append(row | {"resumed": False})
+        print(f"loop {loop}: " + ", ".join(f"{n} {accuracy(df):.3f}" for n, df in results.items()))
+        return new_ruleset
+
+    def _history_row(self, loop: int, ruleset: str, results: dict, calls: list, leaks: pd.DataFrame) -> dict:
+        all_rows = pd.concat(results.values())
+        train = results["train"]
+        return {
+            "loop": loop,
+            **{f"{name}_accuracy": accuracy(df) for name, df in results.items()},
+            **{f"{name}_size": len(df) for name, df in results.items()},
+            "agent_llm_calls": int(all_rows["llm_calls"].sum()),
+            "agent_tokens": int(all_rows[["prompt_tokens", "completion_tokens"]].sum().sum()),
+            "agent_cost_usd": float(all_rows["cost_usd"].fillna(0).sum()),
+            "judge_tokens": int(train["judge_prompt_tokens"].sum() + train["judge_completion_tokens"].sum()),
+            "judge_cost_usd": float(train["judge_cost_usd"].sum()),
+            "optimizer_tokens": int(sum(c.prompt_tokens + c.completion_tokens for c in calls)),
+            "optimizer_cost_usd": float(sum(c.cost_usd or 0 for c in calls)),
+            "leaky_rules": int(leaks["rule"].nunique()) if len(leaks) else 0,
+            "ruleset": ruleset,
+        }
+
+    def stop(self, loop: int, reason: str) -> None:
+        """End the run before `loop`, with the reason in `stopped.json`."""
+        self.stop_reason = reason
+        atomic_write_text(self.dir / "stopped.json", json.dumps({"before_loop": loop, "reason": reason}))
+        print(f"stopped before loop {loop}: {reason}")
+
+    def finish(self) -> pd.DataFrame:
+        """Write `summary.csv` and `report.json` (the best loop, chosen on validation, else train, and its
+        ruleset against the empty one on test with the paired exact test) and `best_ruleset.txt`."""
+        history = self.history
+        atomic_write_text(self.dir / "summary.csv", history.to_csv(index=False))
+        if not len(history):
+            return history
+        best = select_best(history)
+        finished = load_results(self.config.run_name, self.dir.parent)
+        report = {
+            "best_loop": best,
+            "chosen_on": "validation" if len(self.splits["validation"]) else "train",
+            "best_ruleset": history.loc[history["loop"] == best, "ruleset"].iloc[0],
+            "stopped": self.stop_reason,
+        }
+        if best in finished and 0 in finished:
+            report["best_vs_empty_on_test"] = compare(finished[0]["test"], finished[best]["test"])
+        atomic_write_text(self.dir / "report.json", json.dumps(report, indent=1))
+        atomic_write_text(self.rulesets_dir / "best_ruleset.txt", report["best_ruleset"])
+        return history
+
+    def _nonempty(self) -> list[str]:
+        return [name for name, df in self.splits.items() if len(df)]
+
+
+def load_results(run_name: str, results_root: Path | None = None) -> dict[int, dict[str, pd.DataFrame]]:
+    """Every finished loop's results of a run: {loop: {"train": df, "test": df[, "validation": df]}}."""
+    run_dir, _ = run_paths(run_name, results_root)
+    found = {}
+    for path in sorted(run_dir.glob("train_results_*.csv")):
+        loop = int(path.stem.rsplit("_", 1)[1])
+        test_path = run_dir / f"test_results_{loop}.csv"
+        validation_path = run_dir / f"validation_results_{loop}.csv"
+        if test_path.exists():
+            found[loop] = {"train": pd.read_csv(path), "test": pd.read_csv(test_path)}
+            if validation_path.exists():
+                found[loop]["validation"] = pd.read_csv(validation_path)
+    return found

@@ -1,0 +1,179 @@
+"""The seams of the cookbook: the protocols its parts meet at, and the records that cross them. Read this first.
+
+    dataset → split → run_act: per instance, Testbed.prepare → Agent.run (through the gateway to an
+    Endpoint) → patch → Harness.evaluate → outcome → judge → optimizer → next ruleset
+
+Four seams, each with one folder of implementations and a factory in the folder's `__init__`:
+- **Endpoint** (a record): where one role's model is reached — agent, judge, optimizer.
+- **Testbed** (`cookbook/testbeds/`): prepares where an agent runs, and releases it.
+- **Agent** (`cookbook/agents/`): works on a task in a prepared workspace; returns how it ended.
+- **Harness** (`cookbook/harnesses/`): scores patches; returns one verdict per instance.
+
+Contract shared by all of them (as gepa's adapters): one instance's failure is a *result*, never an
+exception; exceptions are for systemic failures that stop the run (a binary not installed, no Docker
+engine, no credentials), and their message says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+# -- one vocabulary of outcomes ------------------------------------------------------------------------
+# Every row of results says whose outcome it is. The agent's outcomes are scored, judged and learned from;
+# an ERROR is the infrastructure's (endpoint, workspace, harness …): never judged, never learned from.
+RESOLVED = "resolved"  # the patch makes every FAIL_TO_PASS and PASS_TO_PASS test pass
+UNRESOLVED = "unresolved"  # the agent finished (or gave up); its patch does not pass
+TIMEOUT = "timeout"  # the agent was killed at its deadline; what it left was scored, and did not pass
+ERROR = "error"  # not the agent's outcome: something around it failed (see the row's `error`)
+AGENT_OUTCOMES = (RESOLVED, UNRESOLVED, TIMEOUT)
+OUTCOMES = (*AGENT_OUTCOMES, ERROR)
+
+
+def pass_or_fail(outcome: str) -> str:
+    """The cookbook's column: "pass" for a resolved row, "fail" for the agent's other outcomes, "" (not
+    scored) for an infrastructure error."""
+    return "pass" if outcome == RESOLVED else ("fail" if outcome in AGENT_OUTCOMES else "")
+
+
+# -- Endpoint ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one role's model is reached. `api` is the wire format: "openai" (chat completions, any
+    OpenAI-compatible server) or "anthropic" (the Messages API, for Claude Code). The key never leaves
+    the project's own processes: agents get the gateway's URL and a dummy key instead."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str
+    api: str = "openai"
+
+
+# -- Testbed -------------------------------------------------------------------------------------------
+@dataclass
+class Workspace:
+    """A prepared place for one agent run: the checkout the agent edits, the environment its processes get
+    (the repository's interpreter first on PATH; never a provider credential), and the commit its patch
+    is taken against (the workspace's own starting state)."""
+
+    path: Path
+    env: dict[str, str]
+    base: str
+    handle: object = None  # the testbed's own state (a container, a temporary directory)
+
+
+class Testbed(Protocol):
+    """Where an agent runs: a local checkout with the repository's virtualenv, an instance image's
+    /testbed with a container for its tests, or a plain checkout for an agent that brings its own
+    environment (a remote sandbox)."""
+
+    name: str
+
+    def check(self) -> None:
+        """Raise (with what to fix) when this testbed cannot work on this machine: no Docker engine.
+        Called once, before any agent starts."""
+        ...
+
+    def prepare(self, instance: dict) -> Workspace:
+        """Make a fresh workspace for `instance` at its base commit. Raises (with what to fix) when it
+        cannot: no mirror, an unknown commit, no engine."""
+        ...
+
+    def release(self, workspace: Workspace) -> None:
+        """Remove the workspace and whatever was started for it. Never raises."""
+        ...
+
+
+# -- Agent ---------------------------------------------------------------------------------------------
+@dataclass
+class AgentTask:
+    """One agent run's inputs. `endpoint` is the run's own gateway URL with a dummy key."""
+
+    instance: dict
+    workspace: Workspace
+    ruleset: str
+    endpoint: Endpoint
+    run_dir: Path
+    timeout: float
+
+    @property
+    def problem_statement(self) -> str:
+        return self.instance["problem_statement"]
+
+
+COMPLETED, FAILED = "completed", "failed"  # how an agent process ended (besides TIMEOUT)
+
+
+@dataclass
+class AgentResult:
+    """How one agent run ended: "completed", "failed" (no final result, an error it reported) or
+    "timeout". Token counts are the agent's own report; the gateway counts too."""
+
+    status: str
+    duration_s: float
+    error: str = ""
+    finish_reason: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    output_path: str = ""  # the agent's own output (Cline: NDJSON events)
+
+
+class Agent(Protocol):
+    """A coding agent. `rules_file` is where in the workspace it reads its rules ("" if they are passed
+    otherwise); `brings_environment` is True for an agent that runs somewhere of its own (a sandbox made
+    from the instance image), so it needs only a plain checkout to bring its patch back to."""
+
+    name: str
+    rules_file: str
+    brings_environment: bool
+
+    @property
+    def version(self) -> str:
+        """The installed version; raises AgentNotInstalled with how to install it."""
+        ...
+
+    def run(self, task: AgentTask) -> AgentResult:
+        """Work on the task's issue in its workspace with its ruleset, talking only to `task.endpoint`;
+        keep every file of the run under `task.run_dir`; stop by `task.timeout` seconds, whatever the
+        agent does."""
+        ...
+
+
+class AgentNotInstalled(RuntimeError):
+    """The agent's binary is missing; the message says how to install it."""
+
+
+# -- Harness -------------------------------------------------------------------------------------------
+@dataclass
+class ScoreResult:
+    """The harness's verdict on one instance's patch: RESOLVED, UNRESOLVED or ERROR (the harness itself
+    broke: not the patch's fault), with the reason and the tail of the test log."""
+
+    instance_id: str
+    outcome: str
+    reason: str
+    test_log: str = ""
+    failed_tests: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def pass_or_fail(self) -> str:
+        return pass_or_fail(self.outcome)
+
+
+class Harness(Protocol):
+    """Scores patches. `version` is part of the key of stored scores: bump it when grading changes."""
+
+    name: str
+    version: str
+
+    def evaluate(self, instances: list[dict], patches: Mapping[str, str]) -> list[ScoreResult]:
+        """Score `patches[instance_id]` (missing or "" = the empty patch) for every instance, in order."""
+        ...
+
+
+class HarnessError(RuntimeError):
+    """The harness cannot run at all (not one instance's problem); the message says what to do."""

@@ -1,0 +1,29 @@
+"""A plain checkout, for an agent that brings its own environment (a Modal sandbox made from the instance
+image): the agent's patch is applied here so that it is taken like any other."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cookbook.paths import cookbook_dir
+from cookbook.seams import Workspace
+from cookbook.testbeds.checkout import prepare_workspace, remove_workspace
+
+
+class PlainCheckoutTestbed:
+    name = "checkout"
+
+    def __init__(self, repos_dir: Path | str | None = None, root: Path | str | None = None):
+        self.repos_dir = repos_dir
+        self.root = Path(root) if root else cookbook_dir() / "workspaces"
+
+    def check(self) -> None:
+        pass
+
+    def prepare(self, instance: dict) -> Workspace:
+        path = prepare_workspace(instance, root=self.root, repos_dir=self.repos_dir)
+        return Workspace(path, dict(os.environ), instance["base_commit"])
+
+    def release(self, workspace: Workspace) -> None:
+        remove_workspace(workspace.path)

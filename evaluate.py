@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from cookbook.harnesses.grading import as_test_list
 from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import endpoint_for
-from cookbook.seams import Endpoint
+from cookbook.seams import ERROR, CookbookError, Endpoint
 
 DEFAULT_JUDGE_MODEL = "gpt-5"
 CUT_MARKER = "\n[... {n} characters cut ...]\n"
@@ -115,6 +115,9 @@ def evaluate_results(
 
     The judge's model is `endpoint` (default: `model` at OPENAI_BASE_URL / OPENAI_API_KEY), or `client`.
 
+    Rows that are infrastructure errors (`outcome` "error": the endpoint, the workspace or the harness
+    failed, not the agent) are not judged: their judge columns stay empty.
+
     A reply that cannot be parsed is asked again (`parse_retries` times, uncached); after that the row
     gets a `judge_error` and the other rows are unaffected. Transport errors (429, 5xx) are retried
     with backoff by the client; an error that outlasts them is also a row's `judge_error`.
@@ -123,10 +126,11 @@ def evaluate_results(
     rows = df.to_dict("records")
 
     def judge(row: dict) -> dict:
+        infrastructure = row.get("outcome") == ERROR  # not the agent's outcome: nothing to explain or learn
         messages = judge_messages(row, max_patch_chars, log_tail_chars)
         truth = "correct" if row["pass_or_fail"] == "pass" else "incorrect"
         out = {
-            "correctness": truth,
+            "correctness": "" if infrastructure else truth,
             "explanation": "",
             "improvement": "",
             "judge_disagreed": None,
@@ -135,11 +139,15 @@ def evaluate_results(
             "judge_completion_tokens": 0,
             "judge_cost_usd": 0.0,
         }
+        if infrastructure:
+            return out
         for attempt in range(parse_retries + 1):
             try:
                 reply = client.chat(
                     messages, response_format=JUDGE_SCHEMA, cache_if=lambda r: _parse(r.text) is not None
                 )
+            except CookbookError:
+                raise  # the endpoint itself is wrong (key, model, address): every row would fail the same way
             except Exception as e:
                 out["judge_error"] = f"{type(e).__name__}: {e}"
                 return out

@@ -38,7 +38,7 @@ from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.tokens import count_message_tokens, count_tokens, fit_text
 from cookbook.rulesets import Rule, apply_operations, find_leaks, parse_rules, render_rules
-from cookbook.seams import Endpoint
+from cookbook.seams import ERROR, Endpoint
 
 __all__ = ["PromptLearningOptimizer", "find_leaks", "parse_rules", "render_rules"]
 
@@ -181,11 +181,14 @@ class PromptLearningOptimizer:
         """Return the new ruleset (or, with `ruleset=None`, the new prompt) learned from `dataset`.
 
         Each row shows its `problem_statement`, its `output_column` (the agent's output) and its
-        `feedback_columns`. The calls made are appended to `self.calls`.
+        `feedback_columns`; rows whose `outcome` is an infrastructure error are left out. The calls made
+        are appended to `self.calls`.
         """
         missing = [c for c in ["problem_statement", output_column, *feedback_columns] if c not in dataset.columns]
         if missing:
             raise ValueError(f"optimize: the dataset has no column(s) {', '.join(missing)}.")
+        if "outcome" in dataset.columns:  # infrastructure errors are never feedback: the agent did not fail
+            dataset = dataset[dataset["outcome"] != ERROR]
         budget = context_size_k * 1000
         prompt_mode = ruleset is None
         current = self.prompt if prompt_mode else ruleset
@@ -304,10 +307,16 @@ class PromptLearningOptimizer:
     def _read_rewrite(self, text: str, finish_reason: str, current: str, prompt_mode: bool) -> tuple[str, str]:
         if finish_reason == "length":
             return "", "the reply was cut at the output limit"
-        match = re.search(r"<ruleset>(.*?)</ruleset>", text or "", re.S)
+        # from the first <ruleset> to the LAST </ruleset>: a rule that mentions the tag is kept whole
+        match = re.search(r"<ruleset>(.*)</ruleset>", text or "", re.S)
         if not match:
             return "", "no <ruleset>…</ruleset> in the reply"
         new = match.group(1).strip("\n")
+        if "</ruleset>" in new:
+            warnings.warn(
+                "the reply holds </ruleset> more than once; the ruleset is everything up to the last one",
+                stacklevel=4,
+            )
         if not new.strip():
             return "", "the reply's ruleset is empty"
         if prompt_mode:

@@ -29,14 +29,16 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from cookbook.credentials import without_credentials
 from cookbook.files import atomic_write_text
 from cookbook.harnesses.grading import as_test_list
-from cookbook.paths import cookbook_dir
+from cookbook.paths import PROJECT_DIR, cookbook_dir
+from cookbook.seams import CookbookError
 
 STARTUP_TIMEOUT_S = 180
 
 
-class PhoenixUnavailable(RuntimeError):
+class PhoenixUnavailable(CookbookError):
     """Phoenix cannot be reached or started; local results are safe on disk, the call can be repeated."""
 
 
@@ -70,6 +72,11 @@ def ensure_phoenix(working_dir: Path | str | None = None, quiet: bool = False) -
     (started now, or the one an earlier cell or process started)."""
     remote = remote_phoenix_url()
     if remote:
+        if not _healthy(remote, timeout=5):
+            raise PhoenixUnavailable(
+                f"Phoenix at {remote} is not reachable (PHOENIX_COLLECTOR_ENDPOINT / PHOENIX_HOST); start it, or "
+                "unset those variables to use a local Phoenix, or set PHOENIX = False to run without one."
+            )
         return remote
     working_dir = Path(working_dir) if working_dir else cookbook_dir() / "phoenix"
     state_file = working_dir / "server.json"
@@ -80,17 +87,17 @@ def ensure_phoenix(working_dir: Path | str | None = None, quiet: bool = False) -
     working_dir.mkdir(parents=True, exist_ok=True)
     port, grpc_port = _free_port(), _free_port()
     env = {
-        **os.environ,
+        **without_credentials(),  # Phoenix needs no provider key
         "PHOENIX_WORKING_DIR": str(working_dir),
         "PHOENIX_HOST": "127.0.0.1",
         "PHOENIX_PORT": str(port),
-        "PHOENIX_GRPC_PORT": str(grpc_port),
+        "PHOENIX_GRPC_PORT": str(grpc_port),  # bound to 127.0.0.1 by cookbook.phoenix_serve
         "PHOENIX_TELEMETRY_ENABLED": "false",
     }
-    phoenix = Path(sys.executable).parent / "phoenix"
     log = open(working_dir / "phoenix.log", "ab")
     proc = subprocess.Popen(
-        [str(phoenix), "serve"],
+        [sys.executable, "-m", "cookbook.phoenix_serve", "serve"],
+        cwd=PROJECT_DIR,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -105,7 +112,8 @@ def ensure_phoenix(working_dir: Path | str | None = None, quiet: bool = False) -
             tail = (working_dir / "phoenix.log").read_text(errors="replace")[-1500:]
             raise PhoenixUnavailable(f"phoenix serve did not come up ({url}); its log ends:\n{tail}")
         time.sleep(0.5)
-    atomic_write_text(state_file, json.dumps({"url": url, "pid": proc.pid, "working_dir": str(working_dir)}))
+    state = {"url": url, "pid": proc.pid, "grpc_port": grpc_port, "working_dir": str(working_dir)}
+    atomic_write_text(state_file, json.dumps(state))
     if not quiet:
         print(f"Phoenix is running at {url} (working dir {working_dir})")
     return url

@@ -14,47 +14,26 @@ missing. `force=True` runs everything again.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from cookbook.agent_run import AgentRunner
 from cookbook.agents import make_agent
+from cookbook.credentials import remember_secret
 from cookbook.data import load_instances
-from cookbook.files import atomic_write_text
 from cookbook.harnesses import get_harness
 from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.gateway import Gateway, RateLimiter
-from cookbook.llm.prices import price
 from cookbook.paths import cookbook_dir
-from cookbook.seams import (
-    COMPLETED,
-    ERROR,
-    RESOLVED,
-    TIMEOUT,
-    UNRESOLVED,
-    Agent,
-    AgentResult,
-    AgentTask,
-    Endpoint,
-    Harness,
-    ScoreResult,
-    Testbed,
-    pass_or_fail,
-)
+from cookbook.seams import ERROR, Agent, Endpoint, Harness
 from cookbook.testbeds import make_testbed
-from cookbook.testbeds.checkout import EXCLUDED_FROM_PATCH, collect_patch
 
 DEFAULT_AGENT_MODEL = "gpt-4.1"
-GATEWAY_KEY = "via-gateway"  # what the agent holds instead of a provider key
 
 RESULT_COLUMNS = [
     "instance_id",
@@ -65,6 +44,7 @@ RESULT_COLUMNS = [
     "cline_patch",
     "pass_or_fail",
     "outcome",
+    "error_kind",
     "error",
     "score_reason",
     "failed_tests",
@@ -130,9 +110,11 @@ def run_act(
         agent = make_agent(agent, endpoint.model)
     if isinstance(harness, str):
         harness = get_harness(harness, workers=1, repos_dir=repos_dir)
+    remember_secret(endpoint.api_key)  # no process the agent starts may see it
     testbed = make_testbed(harness.name, agent, repos_dir)
-    testbed.check()  # e.g. no Docker engine: say so before any agent starts
-    runner = _Runner(
+    testbed.check(instances)  # before any agent starts: engine, repositories, base commits
+    harness.check(instances)
+    runner = AgentRunner(
         agent=agent,
         version=agent.version,  # raises AgentNotInstalled before any work
         endpoint=endpoint,
@@ -153,10 +135,12 @@ def run_act(
     return pd.DataFrame([rows[(inst["instance_id"], attempt)] for inst, attempt in jobs], columns=RESULT_COLUMNS)
 
 
-def _run_all(runner: _Runner, jobs: list[tuple[dict, int]], workers: int, label: str, progress: bool) -> dict:
-    """Every job in a pool of `workers`, with a progress bar of running and failed runs."""
+def _run_all(runner: AgentRunner, jobs: list[tuple[dict, int]], workers: int, label: str, progress: bool) -> dict:
+    """Every job in a pool of `workers`, with a progress bar of running runs and infrastructure errors.
+    An interrupt (Ctrl-C, a kernel interrupt) or an exception stops the runs in progress within seconds;
+    what they did is not stored."""
     rows: dict[tuple[str, int], dict] = {}
-    counts = {"running": 0, "failed": 0}
+    counts = {"running": 0, "errors": 0}
     lock = threading.Lock()
     bar = tqdm(total=len(jobs), desc=label, disable=not progress)
 
@@ -170,160 +154,20 @@ def _run_all(runner: _Runner, jobs: list[tuple[dict, int]], workers: int, label:
             with lock:
                 counts["running"] -= 1
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         futures = {pool.submit(job, inst, attempt): (inst["instance_id"], attempt) for inst, attempt in jobs}
         for future in as_completed(futures):
             row = future.result()
             rows[futures[future]] = row
             with lock:
-                counts["failed"] += row["outcome"] in (ERROR, TIMEOUT)
+                counts["errors"] += row["outcome"] == ERROR
                 bar.set_postfix(counts)
             bar.update()
-    bar.close()
+    except BaseException:
+        runner.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
     return rows
-
-
-def _unstored_record(error: str) -> dict:
-    """The record of a run that never started: nothing paid for, nothing stored."""
-    return {
-        "agent": asdict(AgentResult("error", 0.0, error=error)),
-        "patch": "",
-        "stored": False,
-        "llm_calls": 0,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "rules_applied": None,
-        "transcript_path": "",
-    }
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
-
-
-@dataclass
-class _Runner:
-    """One run_act call's fixed parts; `run` does one instance and attempt: agent run, then score."""
-
-    agent: Agent
-    version: str
-    endpoint: Endpoint
-    testbed: Testbed
-    harness: Harness
-    ruleset: str
-    sha: str
-    runs_root: Path
-    timeout: float
-    max_requests: int
-    force: bool
-    gateway: Gateway | None = None
-
-    def run(self, inst: dict, attempt: int) -> dict:
-        key = f"{self.agent.name}-{self.version}-{_safe(self.endpoint.model)}-{self.sha}-a{attempt}"
-        run_dir = self.runs_root / _safe(inst["instance_id"]) / key
-        record = self.agent_run(inst, run_dir)
-        score = self.score(inst, record, run_dir)
-        return self.row(inst, attempt, record, score)
-
-    def agent_run(self, inst: dict, run_dir: Path) -> dict:
-        """Run the agent once (or read back the stored run). The record is written only when the run
-        ended, so a killed run leaves nothing that looks finished."""
-        record_file = run_dir / "agent.json"
-        if record_file.exists() and not self.force:
-            return json.loads(record_file.read_text())
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir.mkdir(parents=True)
-        run_key = f"{_safe(inst['instance_id'])}-{run_dir.name}"
-        transcript = run_dir / "transcript.jsonl"
-        try:
-            workspace = self.testbed.prepare(inst)
-        except Exception as e:  # not this run's fault and not paid for: not stored, retried next call
-            return _unstored_record(f"workspace: {e}")
-        try:
-            url = self.gateway.register(run_key, transcript, ruleset=self.ruleset, max_requests=self.max_requests)
-            task_endpoint = Endpoint(url, GATEWAY_KEY, self.endpoint.model, self.endpoint.api)
-            task = AgentTask(inst, workspace, self.ruleset, task_endpoint, run_dir, self.timeout)
-            started_at = _now()
-            try:
-                result = self.agent.run(task)
-            finally:
-                stats = self.gateway.finish(run_key)
-                finished_at = _now()
-            rules_file = self.agent.rules_file
-            exclude = EXCLUDED_FROM_PATCH + ((rules_file, f"{rules_file}/**") if rules_file else ())
-            patch = collect_patch(workspace.path, workspace.base, exclude=exclude)
-        finally:
-            self.testbed.release(workspace)
-        if stats.refused:
-            result.status, result.error = "failed", f"stopped at the request cap of {self.max_requests} LLM calls"
-        record = {
-            "agent": asdict(result),
-            "patch": patch,
-            "stored": True,
-            "llm_calls": stats.llm_calls,
-            "prompt_tokens": stats.prompt_tokens,
-            "completion_tokens": stats.completion_tokens,
-            "rules_applied": stats.rules_applied,
-            "transcript_path": str(transcript),
-            "started_at": started_at,
-            "finished_at": finished_at,
-        }
-        atomic_write_text(record_file, json.dumps(record, indent=1))
-        return record
-
-    def score(self, inst: dict, record: dict, run_dir: Path) -> ScoreResult:
-        score_file = run_dir / f"score-{self.harness.name}-v{self.harness.version}.json"
-        if record.get("stored") and score_file.exists() and not self.force:
-            return ScoreResult(**json.loads(score_file.read_text()))
-        if record["agent"]["status"] == "error":
-            return ScoreResult(inst["instance_id"], ERROR, "not scored: the agent did not run")
-        score = self.harness.evaluate([inst], {inst["instance_id"]: record["patch"]})[0]
-        if record.get("stored") and score.outcome != ERROR:  # a harness error is retried next call
-            atomic_write_text(score_file, json.dumps(asdict(score)))
-        return score
-
-    def row(self, inst: dict, attempt: int, record: dict, score: ScoreResult) -> dict:
-        result = record["agent"]
-        if score.outcome == RESOLVED:
-            outcome = RESOLVED
-        elif result["status"] == TIMEOUT:
-            outcome = TIMEOUT
-        elif result["status"] != COMPLETED or score.outcome == ERROR:
-            outcome = ERROR
-        else:
-            outcome = UNRESOLVED
-        errors = [e for e in (result.get("error"), score.reason if score.outcome == ERROR else "") if e]
-        model = self.endpoint.model
-        # the agent's own figure when it knows the model's price, else the project's price table
-        cost = result.get("cost_usd") or price(model, record["prompt_tokens"], record["completion_tokens"])
-        return {
-            "instance_id": inst["instance_id"],
-            "attempt": attempt,
-            "problem_statement": inst["problem_statement"],
-            "patch": inst["patch"],
-            "test_patch": inst["test_patch"],
-            "cline_patch": record["patch"],
-            "pass_or_fail": pass_or_fail(outcome),
-            "outcome": outcome,
-            "error": "; ".join(errors),
-            "score_reason": score.reason,
-            "failed_tests": score.failed_tests,
-            "test_log": score.test_log,
-            "duration_s": result["duration_s"],
-            "llm_calls": record["llm_calls"],
-            "prompt_tokens": record["prompt_tokens"],
-            "completion_tokens": record["completion_tokens"],
-            "cost_usd": cost,
-            "rules_applied": record["rules_applied"],
-            "ruleset_sha": self.sha,
-            "agent": self.agent.name,
-            "agent_version": self.version,
-            "model": model,
-            "transcript_path": record["transcript_path"],
-            "started_at": record.get("started_at"),
-            "finished_at": record.get("finished_at"),
-        }

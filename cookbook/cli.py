@@ -16,10 +16,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
+import traceback
+import typing
 from pathlib import Path
 
 from cookbook.paths import PROJECT_DIR, cookbook_dir
+from cookbook.seams import ConfigurationError, CookbookError
+
+if typing.TYPE_CHECKING:
+    from cookbook.loop import LoopConfig
+
+# The notebook's errors a user can fix (their message says how): printed without a hint to --debug.
+COOKBOOK_ERRORS = {
+    "ConfigurationError",
+    "PreflightError",
+    "InfrastructureFailure",
+    "PhoenixUnavailable",
+    "DatasetError",
+    "EndpointError",
+    "HarnessError",
+    "DockerUnavailable",
+    "ModalUnavailable",
+    "WorkspaceError",
+    "AgentNotInstalled",
+}
 
 NOTEBOOK = PROJECT_DIR / "optimize_cline_act.ipynb"
 
@@ -43,19 +65,47 @@ def execute_notebook(parameters: dict, output: Path) -> None:
     )
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def run_config(args: argparse.Namespace) -> LoopConfig:
+    """The run's configuration from --config and the flags (flags win), checked; with --resume, the saved
+    configuration of --run-name (whose --loops may be changed)."""
+    from cookbook.llm.endpoints import offline
     from cookbook.loop import LoopConfig, run_paths
 
-    values = json.loads(Path(args.config).read_text()) if args.config else {}
+    values = read_config_file(args.config) if args.config else {}
     values.update({k: v for k, v in vars(args).items() if k in LoopConfig.model_fields and v is not None})
-    config = LoopConfig(**values)
-    run_dir, rulesets_dir = run_paths(config.run_name)
-    if args.resume and (run_dir / "config.json").exists():  # the run's own configuration; --loops may extend it
-        saved = LoopConfig.model_validate_json((run_dir / "config.json").read_text())
-        config = saved.model_copy(update={"loops": config.loops if args.loops is not None else saved.loops})
+    if args.resume:
+        if not args.run_name:
+            raise ConfigurationError("--resume continues a run: name it with --run-name.")
+        config_file = run_paths(args.run_name)[0] / "config.json"
+        if not config_file.exists():
+            raise ConfigurationError(f"--resume: there is no run {args.run_name!r} ({config_file} is missing).")
+        saved = LoopConfig.model_validate_json(config_file.read_text())
+        return saved.model_copy(update={"loops": args.loops or saved.loops})
+    config = LoopConfig.parse(values)
+    return config if config.run_name else config.model_copy(update={"run_name": config.default_run_name(offline())})
+
+
+def read_config_file(path: str) -> dict:
+    try:
+        values = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise ConfigurationError(f"--config: cannot read {path} ({e.strerror}).") from None
+    except ValueError as e:
+        raise ConfigurationError(f"--config: {path} is not valid JSON ({e}).") from None
+    if not isinstance(values, dict):
+        raise ConfigurationError(f"--config: {path} must hold a JSON object of settings.")
+    return values
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cookbook.loop import OptimizationRun
+
+    config = run_config(args)
+    run = OptimizationRun(config)  # every check that needs no network, before anything is written
     parameters = {**config.to_parameters(), "STOP_PHOENIX_AT_END": False}
-    execute_notebook(parameters, run_dir / "notebook.ipynb")
-    print(f"rulesets: {rulesets_dir}\nresults:  {run_dir}\nnotebook: {run_dir / 'notebook.ipynb'}")
+    notebook = run.dir / "notebook.ipynb"
+    execute_notebook(parameters, notebook)
+    print(f"rulesets: {run.rulesets_dir}\nresults:  {run.dir}\nnotebook: {notebook}")
     return 0
 
 
@@ -112,19 +162,30 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for name, field in LoopConfig.model_fields.items():
         if name == "baseline_prompt":
             continue
-        if field.annotation in (int, float):
-            kind = field.annotation
-        elif field.annotation is bool:
-            kind = lambda v: v.lower() in ("1", "true", "yes")  # noqa: E731
+        choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else None
+        numeric = {t for t in (int, float) if t in (field.annotation, *typing.get_args(field.annotation))}
+        if field.annotation is bool:
+            kind = _boolean
+        elif numeric:
+            kind = float if float in numeric else int
         else:
             kind = str
         parser.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
             type=kind,
+            choices=choices,
             default=None,
             help=f"{field.description or ''} (default {field.default})",
         )
+
+
+def _boolean(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -133,6 +194,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = main_parser.add_subparsers(dest="command", required=True)
 
+    main_parser.add_argument("--debug", action="store_true", help="show tracebacks")
     run = commands.add_parser("run", help="the optimization loop: the notebook, headless")
     run.add_argument("--config", help="a JSON file of LoopConfig fields (flags override it)")
     run.add_argument("--resume", action="store_true", help="continue the run of --run-name with its configuration")
@@ -158,5 +220,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a problem the user can fix is one or two lines on stderr and a non-zero exit
+    (the traceback only with --debug)."""
+    from papermill.exceptions import PapermillExecutionError
+
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CookbookError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    except PapermillExecutionError as e:  # the notebook stopped: its error, without the kernel's traceback
+        if args.debug:
+            print("".join(e.traceback), file=sys.stderr)
+        print(f"{e.ename}: {e.evalue}", file=sys.stderr)
+        if not args.debug and e.ename not in COOKBOOK_ERRORS:
+            print("(python -m cookbook --debug ... shows the traceback)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: what finished is kept; the same command continues the run", file=sys.stderr)
+        return 130

@@ -16,6 +16,7 @@ engine, no credentials), and their message says what to do.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +33,38 @@ AGENT_OUTCOMES = (RESOLVED, UNRESOLVED, TIMEOUT)
 OUTCOMES = (*AGENT_OUTCOMES, ERROR)
 
 
+# An ERROR row's `error_kind` says whose fault it is, so its message can say what to fix.
+ERROR_KINDS = {
+    "endpoint": "the model endpoint cannot be reached",
+    "provider": "the provider kept failing (429 / 5xx) after retries",
+    "model": "the model does not exist at the endpoint (404)",
+    "auth": "the endpoint refused the key, or the account has no quota",
+    "gateway": "the project's recording gateway failed",
+    "agent": "the agent's process failed to start or ended without a result",
+    "workspace": "the workspace could not be made",
+    "repository": "the repository or its base commit cannot be reached",
+    "harness": "the harness could not score the patch",
+    "spec": "the row lacks what the harness needs",
+}
+
+
 def pass_or_fail(outcome: str) -> str:
     """The cookbook's column: "pass" for a resolved row, "fail" for the agent's other outcomes, "" (not
     scored) for an infrastructure error."""
     return "pass" if outcome == RESOLVED else ("fail" if outcome in AGENT_OUTCOMES else "")
+
+
+# -- errors a user can fix -----------------------------------------------------------------------------
+class CookbookError(RuntimeError):
+    """A problem the user can fix: its message names the component and the fix. The CLI prints it in one
+    or two lines (a traceback only with --debug), and so does the notebook."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ConfigurationError(CookbookError, ValueError):
+    """A setting is wrong; the message names it and what it accepts."""
 
 
 # -- Endpoint ------------------------------------------------------------------------------------------
@@ -71,9 +100,9 @@ class Testbed(Protocol):
 
     name: str
 
-    def check(self) -> None:
-        """Raise (with what to fix) when this testbed cannot work on this machine: no Docker engine.
-        Called once, before any agent starts."""
+    def check(self, instances: list[dict]) -> None:
+        """Raise (with what to fix) when this testbed cannot prepare these instances here: no Docker engine,
+        a repository or base commit that cannot be reached. Called once, before any agent starts."""
         ...
 
     def prepare(self, instance: dict) -> Workspace:
@@ -89,7 +118,9 @@ class Testbed(Protocol):
 # -- Agent ---------------------------------------------------------------------------------------------
 @dataclass
 class AgentTask:
-    """One agent run's inputs. `endpoint` is the run's own gateway URL with a dummy key."""
+    """One agent run's inputs. `endpoint` is the run's own gateway URL with a dummy key. `stop` is set when
+    the run must end now (the endpoint failed for good, the user interrupted): the agent kills its
+    processes at once."""
 
     instance: dict
     workspace: Workspace
@@ -97,6 +128,7 @@ class AgentTask:
     endpoint: Endpoint
     run_dir: Path
     timeout: float
+    stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def problem_statement(self) -> str:
@@ -142,7 +174,7 @@ class Agent(Protocol):
         ...
 
 
-class AgentNotInstalled(RuntimeError):
+class AgentNotInstalled(CookbookError):
     """The agent's binary is missing; the message says how to install it."""
 
 
@@ -170,10 +202,15 @@ class Harness(Protocol):
     name: str
     version: str
 
+    def check(self, instances: list[dict]) -> None:
+        """Raise HarnessError (with what to fix) when these instances cannot be scored here: no engine, no
+        credentials, rows without the fields the harness needs. Called before any agent starts."""
+        ...
+
     def evaluate(self, instances: list[dict], patches: Mapping[str, str]) -> list[ScoreResult]:
         """Score `patches[instance_id]` (missing or "" = the empty patch) for every instance, in order."""
         ...
 
 
-class HarnessError(RuntimeError):
+class HarnessError(CookbookError):
     """The harness cannot run at all (not one instance's problem); the message says what to do."""

@@ -7,9 +7,21 @@ import math
 import pandas as pd
 
 
+def scored(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are the agent's outcomes: infrastructure errors (`outcome` "error") are left out, so
+    they never count as failures."""
+    return df[df["outcome"] != "error"] if "outcome" in df.columns else df
+
+
+def errors(df: pd.DataFrame) -> int:
+    """How many rows are infrastructure errors."""
+    return int((df["outcome"] == "error").sum()) if "outcome" in df.columns else 0
+
+
 def accuracy(df: pd.DataFrame) -> float:
-    """The share of rows that pass."""
-    return float((df["pass_or_fail"] == "pass").mean()) if len(df) else 0.0
+    """The share of scored rows that pass (infrastructure errors are not counted: see `errors`)."""
+    rows = scored(df)
+    return float((rows["pass_or_fail"] == "pass").mean()) if len(rows) else 0.0
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -45,7 +57,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def per_instance(df: pd.DataFrame) -> pd.DataFrame:
-    """Per instance: attempts, passes, pass rate and pass@k for k = 1 … attempts."""
+    """Per instance: attempts, passes, pass rate and pass@k for k = 1 … attempts (scored rows only)."""
+    df = scored(df)
     grouped = df.groupby("instance_id")["pass_or_fail"]
     table = pd.DataFrame({"attempts": grouped.size(), "passes": grouped.apply(lambda s: int((s == "pass").sum()))})
     table["pass_rate"] = table["passes"] / table["attempts"]
@@ -76,8 +89,8 @@ def compare(before: pd.DataFrame, after: pd.DataFrame, alpha: float = 0.05) -> d
 def flips(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """Instances whose pass_or_fail changed between two runs on the same instances (per-instance pass
     rate over attempts), with the direction."""
-    rate_a = before.groupby("instance_id")["pass_or_fail"].apply(lambda s: (s == "pass").mean())
-    rate_b = after.groupby("instance_id")["pass_or_fail"].apply(lambda s: (s == "pass").mean())
+    rate_a = scored(before).groupby("instance_id")["pass_or_fail"].apply(lambda s: (s == "pass").mean())
+    rate_b = scored(after).groupby("instance_id")["pass_or_fail"].apply(lambda s: (s == "pass").mean())
     both = pd.DataFrame({"before": rate_a, "after": rate_b}).dropna()
     changed = both[both["before"] != both["after"]].copy()
     changed["direction"] = [
@@ -87,21 +100,14 @@ def flips(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_table(results: dict[int, dict[str, pd.DataFrame]], confidence: float = 0.95) -> pd.DataFrame:
-    """One row per loop and split: passes k of n, accuracy and its Wilson interval (low, high)."""
+    """One row per loop and split: passes k of n scored rows, accuracy and its Wilson interval (low, high),
+    and the infrastructure errors left out of n."""
+    columns = ["loop", "split", "k", "n", "accuracy", "low", "high", "errors"]
     rows = []
     for loop, splits in sorted(results.items()):
         for split, df in splits.items():
-            k, n = int((df["pass_or_fail"] == "pass").sum()), len(df)
+            k, n = int((scored(df)["pass_or_fail"] == "pass").sum()), len(scored(df))
             low, high = wilson_interval(k, n, confidence)
-            rows.append(
-                {
-                    "loop": loop,
-                    "split": split,
-                    "k": k,
-                    "n": n,
-                    "accuracy": k / n if n else 0.0,
-                    "low": low,
-                    "high": high,
-                }
-            )
-    return pd.DataFrame(rows, columns=["loop", "split", "k", "n", "accuracy", "low", "high"])
+            values = [loop, split, k, n, k / n if n else 0.0, low, high, errors(df)]
+            rows.append(dict(zip(columns, values, strict=True)))
+    return pd.DataFrame(rows, columns=columns)

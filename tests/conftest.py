@@ -1,7 +1,9 @@
 import json
 import os
 import subprocess
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +25,14 @@ def local_harness():
 
 
 @pytest.fixture(scope="session")
-def phoenix(tmp_path_factory):
-    """One real `phoenix serve` for the test session, started by the project's own code."""
+def phoenix(phoenix_server):
+    """The URL of the test session's Phoenix."""
+    return phoenix_server[0]
+
+
+@pytest.fixture(scope="session")
+def phoenix_server(tmp_path_factory):
+    """One real `phoenix serve` for the test session, started by the project's own code: (url, working dir)."""
     from phoenix_experiments import ensure_phoenix, stop_phoenix
 
     saved = {
@@ -35,7 +43,7 @@ def phoenix(tmp_path_factory):
     working_dir = tmp_path_factory.mktemp("phoenix")
     url = ensure_phoenix(working_dir, quiet=True)
     assert ensure_phoenix(working_dir, quiet=True) == url  # a second call reuses the running server
-    yield url
+    yield url, working_dir
     assert stop_phoenix(working_dir)
     os.environ.update(saved)
 
@@ -62,3 +70,37 @@ def run_name():
     yield name
     for path in run_paths(name):
         subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and proc.name != str(os.getpid()):
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+def wait_until_gone(text: str, seconds: float = 10) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := processes_mentioning(text)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return left
+
+
+def run_notebook(output: Path, **parameters) -> None:
+    """Execute the project's notebook headless (papermill) with these parameters into `output`."""
+    import papermill
+
+    from cookbook.paths import PROJECT_DIR
+
+    papermill.execute_notebook(
+        str(PROJECT_DIR / "optimize_cline_act.ipynb"),
+        str(output),
+        parameters=parameters,
+        cwd=str(PROJECT_DIR),
+        progress_bar=False,
+    )

@@ -294,3 +294,29 @@ def test_leakage_check_lists_rules_naming_one_training_task(bundled):
     assert ((leaks["kind"] == "file") & (leaks["term"] == path) & (leaks["instance_id"] == inst["instance_id"])).any()
     repo_leak = find_leaks(f"- In {inst['repo']} use tabs.\n", train)
     assert (repo_leak["kind"] == "repository").any()
+
+
+def test_a_rule_that_mentions_the_closing_tag_is_kept_whole(tmp_path):
+    reply = "<ruleset>\n- Never print </ruleset> in output.\n- Run the tests.\n</ruleset>"
+    with ScriptedLLM(lambda r: Reply(content=reply)) as llm:
+        opt = PromptLearningOptimizer("p", client=client(llm, tmp_path, cache=False))
+        with pytest.warns(UserWarning, match="more than once"):
+            data = pd.DataFrame(
+                [{"instance_id": "i1", "problem_statement": "p", "cline_patch": "", "explanation": "e"}]
+            )
+            new = opt.optimize(data, "cline_patch", ["explanation"], ruleset="- old rule\n")
+    assert new == "- Never print </ruleset> in output.\n- Run the tests.\n"
+
+
+def test_infrastructure_errors_are_neither_judged_nor_learned_from(results, tmp_path):
+    rows = results.assign(outcome=["resolved", "error", "unresolved", "error"])
+    rows.loc[rows["outcome"] == "error", "pass_or_fail"] = ""
+    with ScriptedLLM(lambda r: Reply(content=GOOD)) as llm:
+        judged = evaluate_results(rows, client=client(llm, tmp_path), progress=False)
+        assert len(llm.chat_requests()) == 2
+        opt = PromptLearningOptimizer("p", client=client(llm, tmp_path, cache=False))
+        opt.optimize(judged, "cline_patch", ["correctness", "explanation"], ruleset="")
+        meta_prompt = messages_text(llm.chat_requests()[-1], "user")
+    assert judged.loc[rows["outcome"] == "error", "correctness"].tolist() == ["", ""]
+    for inst, outcome in zip(rows["instance_id"], rows["outcome"], strict=True):
+        assert (f"### Example {inst}" in meta_prompt) == (outcome != "error")

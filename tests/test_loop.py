@@ -8,9 +8,8 @@ import sys
 import time
 
 import pandas as pd
-import papermill
 import pytest
-from conftest import logged_requests
+from conftest import logged_requests, run_notebook, wait_until_gone
 
 from cookbook.llm.messages import system_prompt
 from cookbook.loop import read_ruleset_file, run_paths
@@ -26,23 +25,23 @@ def agent_requests(log):
     return [body for body in logged_requests(log) if body.get("tools")]
 
 
-def execute(output, **parameters):
-    papermill.execute_notebook(
-        str(NOTEBOOK), str(output), cwd=str(PROJECT_DIR), progress_bar=False, parameters=parameters
-    )
-
-
 def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
     offline, run_name, phoenix, monkeypatch, tmp_path
 ):
     monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", phoenix)
     parameters = dict(RUN_NAME=run_name, LOOPS=2, TRAIN_SIZE=6, TEST_SIZE=6, WORKERS=4)
-    execute(tmp_path / "executed.ipynb", **parameters)
+    run_notebook(tmp_path / "executed.ipynb", **parameters)
     run_dir, rulesets_dir = run_paths(run_name)
     for loop in (0, 1):
         lines = (rulesets_dir / f"ruleset_{loop}.txt").read_text().splitlines()
         assert lines[0].startswith("train_accuracy: ") and lines[1].startswith("test_accuracy: ")
-        assert lines[2] == f"optimized ruleset_{loop}:"
+        assert lines[2:7] == [
+            "train_scored: 6",
+            "train_errors: 0",
+            "test_scored: 6",
+            "test_errors: 0",
+            f"optimized ruleset_{loop}:",
+        ]
         for split in ("train", "test"):
             assert len(pd.read_csv(run_dir / f"{split}_results_{loop}.csv")) == 6
     _, test_0, rule = read_ruleset_file(rulesets_dir / "ruleset_0.txt")
@@ -65,7 +64,7 @@ def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
 
     # the same notebook and run name again: everything is read back, nothing is sent to the model
     sent = len(logged_requests(offline))
-    execute(tmp_path / "again.ipynb", **parameters, STOP_PHOENIX_AT_END=True)
+    run_notebook(tmp_path / "again.ipynb", **parameters, STOP_PHOENIX_AT_END=True)
     assert len(logged_requests(offline)) == sent
 
 
@@ -91,9 +90,9 @@ def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tm
         assert proc.poll() is None, "the CLI ended before loop 0 finished"
         time.sleep(0.5)
     time.sleep(4)  # into loop 1
-    os.killpg(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and papermill; the kernel and agents have sessions of their own
     proc.wait()
-    subprocess.run(["pkill", "-9", "-f", str(run_dir)], check=False)  # the killed run's agents, if mid-run
+    assert wait_until_gone(str(run_dir)) == []  # the kernel follows its parent, the agents their kernel
     assert not (rulesets_dir / "ruleset_1.txt").exists()
     before = {
         name: (rulesets_dir / name if name.startswith("ruleset") else run_dir / name).read_bytes()

@@ -6,7 +6,7 @@ import pytest
 
 from cookbook.agents.cline_modal import ModalClineAgent
 from cookbook.modal_cloud import ModalUnavailable
-from cookbook.seams import Endpoint
+from cookbook.seams import Endpoint, HarnessError
 from run_act import run_act
 
 
@@ -20,10 +20,12 @@ def no_modal_credentials(monkeypatch, tmp_path):
 def test_run_act_with_the_modal_agent_stops_at_the_modal_client_with_a_clear_error(
     bundled, tmp_path, no_modal_credentials
 ):
-    rows = [{**bundled.iloc[0].to_dict(), "image": "swebench/sweb.eval.x86_64.example:latest"}]
+    spec = {"eval_script": "true", "log_parser": "parse_log_pytest", "eval_type": "pass_and_fail"}
+    rows = [{**bundled.iloc[0].to_dict(), "image": "swebench/sweb.eval.x86_64.example:latest", **spec}]
     dataset = tmp_path / "tasks.jsonl"
     dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(ModalUnavailable, match="modal token new"):
+    # stopped before any agent starts: Modal (the harness's or the sandbox agent's) is not set up
+    with pytest.raises(HarnessError, match="modal token new"):
         run_act(
             str(dataset),
             None,

@@ -3,12 +3,11 @@
 import json
 
 import pandas as pd
-import papermill
 import pytest
+from conftest import run_notebook
 
 from cookbook.loop import run_paths
 from cookbook.loop.rules import AnyOf, Budget, Patience, loops_without_improvement, select_best
-from cookbook.paths import PROJECT_DIR
 
 
 def test_selection_uses_validation_never_test():
@@ -51,13 +50,7 @@ def test_attempts_give_pass_rates_and_pass_at_3_and_a_budget_stops_before_the_ne
     parameters = dict(
         RUN_NAME=run_name, TRAIN_SIZE=2, TEST_SIZE=2, LOOPS=3, WORKERS=4, ATTEMPTS=3, BUDGET_TOKENS=1, PHOENIX=False
     )
-    papermill.execute_notebook(
-        str(PROJECT_DIR / "optimize_cline_act.ipynb"),
-        str(tmp_path / "out.ipynb"),
-        parameters=parameters,
-        cwd=str(PROJECT_DIR),
-        progress_bar=False,
-    )
+    run_notebook(tmp_path / "out.ipynb", **parameters)
     run_dir, rulesets_dir = run_paths(run_name)
     stopped = json.loads((run_dir / "stopped.json").read_text())
     assert stopped["before_loop"] == 1 and stopped["reason"].startswith("budget:")  # loop 0 ran, then the budget

@@ -54,7 +54,7 @@ class ClaudeCodeAgent:
         }
         stdout_path, stderr_path = run_dir / "claude.json", run_dir / "claude.stderr"
         code, timed_out, seconds = run_process(
-            command, task.workspace.path, env, task.timeout, stdout_path, stderr_path
+            command, task.workspace.path, env, task.timeout, stdout_path, stderr_path, task.stop
         )
         return self._result(stdout_path, stderr_path, seconds, timed_out, task.timeout, code)
 

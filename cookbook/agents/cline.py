@@ -9,12 +9,12 @@ no state. The run ends when the process exits; its last `run_result` event says 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from cookbook.agents.process import run_process
+from cookbook.credentials import without_credentials
 from cookbook.files import file_lock
 from cookbook.paths import PROJECT_DIR, cookbook_dir
 from cookbook.seams import COMPLETED, FAILED, TIMEOUT, AgentNotInstalled, AgentResult, AgentTask
@@ -62,7 +62,7 @@ class ClineAgent:
                     *("--baseurl", PLACEHOLDER_URL, "--config", str(scratch / "config")),
                     *("--data-dir", str(scratch / "data")),
                 ]
-                env = {**os.environ, "CLINE_DIR": str(scratch)}
+                env = {**without_credentials(), "CLINE_DIR": str(scratch)}
                 done = subprocess.run(
                     command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, env=env
                 )
@@ -94,7 +94,9 @@ class ClineAgent:
         ]
         stdout_path, stderr_path = run_dir / "cline.ndjson", run_dir / "cline.stderr"
         env = {**task.workspace.env, "CLINE_DIR": str(run_dir / "cline-home")}
-        code, timed_out, seconds = run_process(command, workspace, env, task.timeout, stdout_path, stderr_path)
+        code, timed_out, seconds = run_process(
+            command, workspace, env, task.timeout, stdout_path, stderr_path, task.stop
+        )
         stderr = stderr_path.read_text(errors="replace")
         return self.read_result(stdout_path, seconds, timed_out, task.timeout, code, stderr)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cookbook.seams import CookbookError
+
 REQUIRED_FIELDS = (
     "instance_id",
     "repo",
@@ -28,7 +30,7 @@ TEST_LIST_FIELDS = ("FAIL_TO_PASS", "PASS_TO_PASS")
 BUNDLED = "bundled"
 
 
-class DatasetError(ValueError):
+class DatasetError(CookbookError, ValueError):
     """The dataset cannot be used as it is; the message says which row and field, and what to fix."""
 
 

@@ -15,9 +15,10 @@ from cookbook.data import bundled
 from cookbook.files import file_lock
 from cookbook.git import GitError, git
 from cookbook.paths import cookbook_dir
+from cookbook.seams import CookbookError
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(CookbookError):
     """The workspace cannot be made: no mirror for the repository, or the commit is not in it."""
 
 
@@ -51,3 +52,22 @@ def mirror_for(repo: str, repos_dir: Path | str | None = None) -> Path:
                     f"named <owner>__<name>.git."
                 ) from e
     return mirror
+
+
+def check_repositories(instances: list[dict], repos_dir: Path | str | None = None) -> None:
+    """Every instance's repository has a mirror (made now if needed: bundled, cloned) that holds its
+    base commit; else WorkspaceError naming the instances and what to do."""
+    by_repo: dict[str, list[dict]] = {}
+    for inst in instances:
+        by_repo.setdefault(inst["repo"], []).append(inst)
+    for repo, rows in by_repo.items():
+        mirror = mirror_for(repo, repos_dir)
+        wanted = "".join(f"{row['base_commit']}^{{commit}}\n" for row in rows)
+        answer = git("cat-file", "--batch-check", cwd=mirror, input=wanted).splitlines()
+        missing = [row["instance_id"] for row, line in zip(rows, answer, strict=True) if line.endswith("missing")]
+        if missing:
+            listed = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise WorkspaceError(
+                f"The mirror of {repo} ({mirror}) lacks the base commit of {listed}; "
+                "update the mirror (git fetch) or check the dataset's base_commit."
+            )

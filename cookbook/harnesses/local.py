@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from cookbook.data.repositories import check_repositories
 from cookbook.git import GitError, git
 from cookbook.harnesses.grading import (
     LOG_TAIL_CHARS,
@@ -53,6 +54,9 @@ class LocalHarness:
         self.repos_dir = repos_dir
         self.envs = VirtualEnvs(envs_dir, repos_dir)
         self.progress = progress
+
+    def check(self, instances: list[dict]) -> None:
+        check_repositories(instances, self.repos_dir)
 
     def environment(self, instance: dict) -> Path:
         return self.envs.environment(instance)

@@ -66,7 +66,8 @@ class SWEBenchHarness:
             "or harness='modal' to run SWE-bench's evaluation in Modal's cloud.",
         )
 
-    def evaluate(self, instances: list[dict], patches: Mapping[str, str]) -> list[ScoreResult]:
+    def check(self, instances: list[dict]) -> None:
+        """Rows carry the fields swebench 5 builds its test spec from, and the backend can run."""
         lacking = {inst["instance_id"]: [f for f in SWEBENCH_SPEC_FIELDS if not inst.get(f)] for inst in instances}
         lacking = {k: v for k, v in lacking.items() if v}
         if lacking:
@@ -77,6 +78,9 @@ class SWEBenchHarness:
                 "Load a current SWE-bench dataset that has them, or use harness='local'."
             )
         self.check_ready()
+
+    def evaluate(self, instances: list[dict], patches: Mapping[str, str]) -> list[ScoreResult]:
+        self.check(instances)
         run_id = f"cookbook-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         run_dir = self.runs_dir / run_id
         run_dir.mkdir(parents=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from cookbook.files import atomic_write_text
 from cookbook.llm.prices import price
 from cookbook.paths import cookbook_dir
-from cookbook.seams import Endpoint
+from cookbook.seams import CookbookError, Endpoint
 
 
 @dataclass
@@ -80,7 +80,7 @@ class LLMClient:
         if self.cache and use_cache and cache_file.exists():
             return LLMReply(**{**json.loads(cache_file.read_text()), "cached": True})
         start = time.monotonic()
-        completion = self.client.chat.completions.create(**request)
+        completion = self._create(request)
         choice = completion.choices[0]
         usage = completion.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
@@ -101,3 +101,27 @@ class LLMClient:
         if self.cache and (cache_if is None or cache_if(reply)):
             atomic_write_text(cache_file, json.dumps(asdict(reply)))
         return reply
+
+    def _create(self, request: dict):
+        """The completion, or EndpointError for what retrying cannot fix (a wrong key or model, no endpoint,
+        a body that is not a completion); the openai client has already retried 429s and 5xx."""
+        import openai
+
+        where = f"the model endpoint {self.endpoint.base_url} (model {self.model})"
+        try:
+            completion = self.client.chat.completions.create(**request)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+            raise EndpointError(f"{where} refused the key ({e.status_code}); check the API key") from None
+        except openai.NotFoundError as e:
+            raise EndpointError(f"{where} does not serve the model ({e.status_code}); check the model name") from None
+        except openai.APIConnectionError as e:
+            raise EndpointError(f"{where} is not reachable ({e}); check the base URL and that it is up") from None
+        except openai.APIResponseValidationError:
+            raise EndpointError(f"{where} answered with a body that is not a chat completion") from None
+        if not getattr(completion, "choices", None):
+            raise EndpointError(f"{where} answered with a body that is not JSON (or holds no choices)")
+        return completion
+
+
+class EndpointError(CookbookError):
+    """A model endpoint fails in a way retrying will not fix; the message names it and the fix."""

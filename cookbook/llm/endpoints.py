@@ -9,13 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from cookbook.seams import Endpoint
+from cookbook.seams import ConfigurationError, Endpoint
 
 OPENAI_URL = "https://api.openai.com/v1"
-
-
-class ConfigurationError(ValueError):
-    """A setting the user must fix; the message names it."""
 
 
 def endpoint_for(model: str, base_url: str | None = None, api_key: str | None = None, api: str = "openai") -> Endpoint:

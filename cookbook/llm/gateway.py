@@ -18,6 +18,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -26,6 +27,7 @@ import httpx
 
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import system_prompt
+from cookbook.llm.upstream_errors import TRANSIENT_IN_A_ROW, UpstreamError, classify, unreachable
 from cookbook.seams import Endpoint
 
 HOP_BY_HOP = {
@@ -56,6 +58,10 @@ class RunStats:
     completion_tokens: int = 0
     rules_seen: list[bool] = field(default_factory=list)  # per request: the ruleset in the system prompt
     refused: int = 0  # requests refused by the cap
+    upstream_error: UpstreamError | None = None  # the last failure of the upstream, until a success
+    fatal: UpstreamError | None = None  # a failure retrying cannot fix (or too many in a row): the run stops
+    transient_in_a_row: int = 0
+    on_fatal: Callable[[], None] | None = None  # called once, when `fatal` is set
 
     @property
     def rules_applied(self) -> bool | None:
@@ -111,11 +117,19 @@ class Gateway(BackgroundHTTPService):
         super().stop()
         self._client.close()
 
-    def register(self, run_key: str, transcript_path: Path, ruleset: str = "", max_requests: int | None = None) -> str:
-        """Open a run; return its base URL (for the agent's provider configuration)."""
+    def register(
+        self,
+        run_key: str,
+        transcript_path: Path,
+        ruleset: str = "",
+        max_requests: int | None = None,
+        on_fatal: Callable[[], None] | None = None,
+    ) -> str:
+        """Open a run; return its base URL (for the agent's provider configuration). `on_fatal` is called
+        when the upstream fails in a way the agent's retries cannot fix (the run should stop)."""
         transcript_path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            self.runs[run_key] = RunStats(transcript_path, ruleset, max_requests)
+            self.runs[run_key] = RunStats(transcript_path, ruleset, max_requests, on_fatal=on_fatal)
         return f"http://127.0.0.1:{self.port}/runs/{run_key}/v1"
 
     def finish(self, run_key: str) -> RunStats:
@@ -135,13 +149,20 @@ class Gateway(BackgroundHTTPService):
                 stats.rules_seen.append(normalize_space(stats.ruleset) in normalize_space(system_prompt(body)))
             return stats, True
 
-    def _record(self, stats: RunStats, entry: dict) -> None:
+    def _record(self, stats: RunStats, entry: dict, failure: UpstreamError | None = None) -> None:
         with self._lock:
             usage = entry.get("usage") or {}
             stats.prompt_tokens += usage.get("prompt_tokens") or usage.get("input_tokens") or 0
             stats.completion_tokens += usage.get("completion_tokens") or usage.get("output_tokens") or 0
             with open(stats.transcript_path, "a") as transcript:
                 transcript.write(json.dumps(entry) + "\n")
+            stats.upstream_error = failure
+            stats.transient_in_a_row = stats.transient_in_a_row + 1 if failure and not failure.fatal else 0
+            too_many = stats.transient_in_a_row >= TRANSIENT_IN_A_ROW
+            if failure and stats.fatal is None and (failure.fatal or too_many):
+                stats.fatal = failure
+                if stats.on_fatal:
+                    stats.on_fatal()
 
 
 class _StreamReader:
@@ -236,7 +257,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             reply = self.gateway._client.send(request, stream=True)
         except httpx.HTTPError as e:
             entry.update(status=502, error=str(e), duration_s=round(time.time() - started, 3))
-            self.gateway._record(stats, entry)
+            self.gateway._record(stats, entry, unreachable(e, self._where(body)))
             return self._error(502, f"upstream unreachable: {e}")
         reader = _StreamReader()
         try:
@@ -260,6 +281,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                     reader.take(json.loads(content))
                 except ValueError:
                     entry["reply_body"] = content[:2000].decode(errors="replace")
+                if reply.status_code >= 400:
+                    entry["error_body"] = content[:2000].decode(errors="replace")
         except (BrokenPipeError, ConnectionResetError):
             entry["client_gone"] = True
         finally:
@@ -272,7 +295,13 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 tool_calls=list(reader.tool_calls.values()),
                 duration_s=round(time.time() - started, 3),
             )
-            self.gateway._record(stats, entry)
+            failure = classify(reply.status_code, entry.get("error_body", ""), self._where(body))
+            if failure is None and "reply_body" in entry:  # a 2xx whose body is not JSON
+                failure = UpstreamError("endpoint", True, f"{self._where(body)} answered with a body that is not JSON")
+            self.gateway._record(stats, entry, failure)
+
+    def _where(self, body: dict) -> str:
+        return f"the agent's endpoint {self.gateway.upstream} (model {body.get('model', '?')})"
 
     def _headers(self) -> dict:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}

@@ -7,9 +7,14 @@ with a configuration and the notebook can build one from its cell.
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cookbook.seams import ConfigurationError
 
 BASELINE_PROMPT = (
     "You are Cline, an autonomous coding agent working in a repository. You receive a GitHub issue, "
@@ -24,15 +29,15 @@ class LoopConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    run_name: str = Field("bundled-demo", description="names the run directory and the Phoenix datasets")
+    run_name: str = Field("", description="names the run directory and Phoenix datasets (default: from the settings)")
     dataset: str = Field("bundled", description="'bundled', a HF name (SWE-bench/SWE-bench_Lite) or a file")
     dataset_split: str = Field("test", description="split of the dataset to load (SWE-bench Lite: test or dev)")
-    train_size: int = Field(150, description="training instances (the cookbook: 150)")
-    test_size: int = Field(150, description="test instances (the cookbook: 150)")
+    train_size: int = Field(150, ge=1, description="training instances, validation included (the cookbook: 150)")
+    test_size: int = Field(150, ge=0, description="test instances (the cookbook: 150)")
     seed: int = Field(40, description="seed of the split (the cookbook: 40)")
     split_strategy: Literal["random", "by_repo", "by_date"] = "random"
-    loops: int = Field(5, description="optimization loops")
-    workers: int = Field(4, description="agent runs in parallel (~0.8 GB of memory each)")
+    loops: int = Field(5, ge=1, description="optimization loops")
+    workers: int = Field(4, ge=1, description="agent runs in parallel (~0.8 GB of memory each)")
     agent: Literal["cline", "cline-modal", "claude-code"] = "cline"
     agent_model: str = Field("gpt-4.1", description="the agent's model")
     judge_model: str = Field("gpt-5", description="the LLM judge's model")
@@ -41,23 +46,86 @@ class LoopConfig(BaseModel):
     context_size_k: int = Field(128, description="the optimizer's context window, in thousands of tokens")
     harness: Literal["local", "docker", "modal"] = "local"
     repos_dir: str | None = Field(None, description="folder of <owner>__<name>.git mirrors")
-    timeout_s: float = Field(900, description="seconds per agent run before its process group is killed")
-    max_requests: int = Field(60, description="LLM calls per agent run")
-    attempts: int = Field(1, description="agent runs per instance")
-    validation_size: int = Field(0, description="instances carved from train to choose the best ruleset on")
-    patience: int | None = Field(None, description="stop after this many loops without improvement (validation)")
-    budget_usd: float | None = Field(None, description="stop before a loop that would spend more (USD)")
-    budget_tokens: int | None = Field(None, description="stop before a loop that would spend more (tokens)")
-    requests_per_minute: int | None = Field(None, description="global limit of the agents' LLM requests")
-    tokens_per_minute: int | None = Field(None, description="global limit of the agents' LLM tokens")
+    timeout_s: float = Field(900, gt=0, description="seconds per agent run before its process group is killed")
+    max_requests: int = Field(60, ge=1, description="LLM calls per agent run")
+    attempts: int = Field(1, ge=1, description="agent runs per instance")
+    validation_size: int = Field(0, ge=0, description="instances carved from train to choose the best ruleset on")
+    patience: int | None = Field(None, ge=1, description="stop after this many loops without improvement")
+    budget_usd: float | None = Field(None, gt=0, description="stop before a loop that would spend more (USD)")
+    budget_tokens: int | None = Field(None, gt=0, description="stop before a loop that would spend more (tokens)")
+    requests_per_minute: int | None = Field(None, ge=1, description="global limit of the agents' LLM requests")
+    tokens_per_minute: int | None = Field(None, ge=1, description="global limit of the agents' LLM tokens")
+    max_error_share: float = Field(
+        0.2, ge=0, le=1, description="stop a loop when more of a split's runs end in infrastructure errors"
+    )
     phoenix: bool = Field(True, description="log datasets and experiments to Phoenix")
     baseline_prompt: str = BASELINE_PROMPT
 
+    @model_validator(mode="before")
     @classmethod
-    def from_parameters(cls, parameters: dict) -> LoopConfig:
-        """A configuration from the notebook's upper-case parameters (other names are not settings)."""
-        return cls(**{name: parameters[name.upper()] for name in cls.model_fields if name.upper() in parameters})
+    def _known_keys(cls, values):
+        """An unknown key is an error with a "did you mean" (a misspelled budget must not turn it off)."""
+        if isinstance(values, dict):
+            for key in values:
+                if key not in cls.model_fields:
+                    close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(cls.model_fields)}"
+                    raise ValueError(f"unknown configuration key {key!r}{hint}")
+        return values
+
+    @model_validator(mode="after")
+    def _sizes(self):
+        if self.validation_size >= self.train_size:
+            raise ValueError(
+                f"validation_size ({self.validation_size}) is carved from train_size ({self.train_size}) "
+                "and must leave at least one training instance"
+            )
+        return self
+
+    @classmethod
+    def parse(cls, values: dict) -> LoopConfig:
+        """A configuration from plain values, or ConfigurationError with one line per problem."""
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            raise ConfigurationError(describe_errors(e)) from None
+
+    @classmethod
+    def from_parameters(cls, parameters: dict, offline: bool = False) -> LoopConfig:
+        """A configuration from the notebook's upper-case parameters (other names are not settings); a
+        RUN_NAME of None names the run after the configuration (see `default_run_name`)."""
+        values = {name: parameters[name.upper()] for name in cls.model_fields if name.upper() in parameters}
+        if values.get("run_name") is None:
+            values.pop("run_name", None)
+        config = cls.parse(values)
+        return config if config.run_name else config.model_copy(update={"run_name": config.default_run_name(offline)})
+
+    def default_run_name(self, offline: bool = False) -> str:
+        """`<dataset>-<agent model>-<hash of the settings>` (prefixed `offline-` in offline demo mode): the
+        same configuration finds its run again, and another one never silently reuses it."""
+        settings = self.model_dump(exclude={"run_name", "loops"})
+        digest = hashlib.sha256(json.dumps([settings, offline], sort_keys=True).encode()).hexdigest()[:8]
+        dataset = self.dataset.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+        name = f"{'offline-' if offline else ''}{dataset}-{self.agent_model}-{digest}"
+        return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+
+    def differences(self, other: LoopConfig) -> list[str]:
+        """`field: this → other` for every setting (but `loops`) that differs."""
+        mine, theirs = self.model_dump(exclude={"loops"}), other.model_dump(exclude={"loops"})
+        return [f"{k}: {mine[k]!r} → {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
 
     def to_parameters(self) -> dict:
         """The notebook parameters that set this configuration."""
         return {name.upper(): value for name, value in self.model_dump().items()}
+
+
+def describe_errors(error: ValidationError) -> str:
+    """A pydantic error as short lines: `configuration: <field> = <value>: <what it accepts>`."""
+    lines = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["loc"]:
+            where = ".".join(str(part) for part in item["loc"])
+            message = f"{where} = {item['input']!r}: {message}"
+        lines.append(f"configuration: {message}")
+    return "\n".join(lines)

@@ -10,7 +10,9 @@ running the notebook again after a crash or a kernel restart continues where it 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict
+from math import nan
 from pathlib import Path
 
 import pandas as pd
@@ -21,8 +23,8 @@ from cookbook.loop.config import LoopConfig
 from cookbook.loop.rules import AnyOf, Budget, Patience, StopRule, select_best
 from cookbook.paths import PROJECT_DIR
 from cookbook.rulesets import find_leaks
-from cookbook.seams import Endpoint
-from cookbook.stats import accuracy, compare, per_instance
+from cookbook.seams import ConfigurationError, CookbookError, Endpoint
+from cookbook.stats import accuracy, compare, errors, per_instance, scored
 
 SPLITS = ("train", "validation", "test")
 
@@ -34,61 +36,68 @@ def run_paths(run_name: str, results_root: Path | None = None, rulesets_root: Pa
     return results_root / run_name, rulesets_root / run_name
 
 
-def ruleset_file_text(ruleset: str, train_accuracy: float, test_accuracy: float, loop: int) -> str:
-    """The cookbook's ruleset file: accuracies, a header line, then the ruleset."""
-    return (
-        f"train_accuracy: {train_accuracy:.4f}\ntest_accuracy: {test_accuracy:.4f}\n"
-        f"optimized ruleset_{loop}:\n{ruleset}"
-    )
+def ruleset_file_text(ruleset: str, row: dict, loop: int) -> str:
+    """The cookbook's ruleset file: its first lines the accuracies (over scored runs) of the ruleset used in
+    the loop, then how many runs were scored and how many were infrastructure errors (left out of the
+    accuracy), the header line `optimized ruleset_<loop>:`, then the new ruleset."""
+    lines = [f"train_accuracy: {row['train_accuracy']:.4f}", f"test_accuracy: {row.get('test_accuracy', nan):.4f}"]
+    for split in SPLITS:
+        if f"{split}_scored" in row:
+            lines += [f"{split}_scored: {row[f'{split}_scored']}", f"{split}_errors: {row[f'{split}_errors']}"]
+    return "\n".join(lines) + f"\noptimized ruleset_{loop}:\n{ruleset}"
 
 
 def read_ruleset_file(path: Path) -> tuple[float, float, str]:
     """(train accuracy, test accuracy, ruleset) of a ruleset file."""
-    lines = path.read_text().split("\n", 3)
-    return float(lines[0].split(":")[1]), float(lines[1].split(":")[1]), lines[3] if len(lines) > 3 else ""
+    header, _, ruleset = path.read_text().partition("\noptimized ruleset_")
+    values = dict(line.split(": ", 1) for line in header.splitlines())
+    return float(values["train_accuracy"]), float(values["test_accuracy"]), ruleset.split("\n", 1)[1]
+
+
+class InfrastructureFailure(CookbookError):
+    """Too many of a split's runs ended in infrastructure errors: the loop stops before judging, logging or
+    optimizing, and nothing of it is marked done (a re-run resumes from the stored runs)."""
 
 
 class OptimizationRun:
-    """A run's directories, split and history. Opening a run that exists continues it: with `resume`
-    (the default) under its saved configuration (whose `loops` the new one may change), else an error."""
+    """A run's configuration, split, directories and history. Making one checks the configuration against
+    the dataset and against an existing run of the same name, and writes nothing; `begin()` writes the
+    run's files. A run that exists continues only under the same configuration (`loops` may change)."""
 
-    def __init__(
-        self,
-        config: LoopConfig,
-        results_root: Path | None = None,
-        rulesets_root: Path | None = None,
-        resume: bool = True,
-    ):
+    def __init__(self, config: LoopConfig, results_root: Path | None = None, rulesets_root: Path | None = None):
         self.dir, self.rulesets_dir = run_paths(config.run_name, results_root, rulesets_root)
         config_file = self.dir / "config.json"
         if config_file.exists():
             saved = LoopConfig.model_validate_json(config_file.read_text())
-            if saved.model_dump(exclude={"loops"}) != config.model_dump(exclude={"loops"}):
-                if not resume:
-                    raise ValueError(
-                        f"Run {config.run_name} exists with another configuration ({config_file}); "
-                        "choose another run_name, or resume it with its own configuration."
-                    )
-                config = saved.model_copy(update={"loops": config.loops})
-        self.config = config
-        instances = load_instances(config.dataset, config.dataset_split)
-        train, test = split_instances(
-            instances, config.train_size, config.test_size, config.seed, config.split_strategy
-        )
+            if differences := saved.differences(config):
+                raise ConfigurationError(
+                    f"Run {config.run_name!r} exists with another configuration ({'; '.join(differences)}). "
+                    "Choose another RUN_NAME (None names the run after its configuration), or continue it "
+                    f"with its own: python -m cookbook run --run-name {config.run_name} --resume"
+                )
+        self.config = c = config
+        instances = load_instances(c.dataset, c.dataset_split)
+        try:
+            train, test = split_instances(instances, c.train_size, c.test_size, c.seed, c.split_strategy)
+        except ValueError as e:
+            raise ConfigurationError(f"configuration: {e}") from None
         validation = train.iloc[0:0]
-        if config.validation_size:
-            rest = len(train) - config.validation_size
-            validation, train = split_instances(train, config.validation_size, rest, config.seed, "random")
+        if c.validation_size:
+            rest = len(train) - c.validation_size
+            validation, train = split_instances(train, c.validation_size, rest, c.seed, "random")
         self.instances = instances
         self.splits = {"train": train, "validation": validation, "test": test}
+        self.rows: list[dict] = []
+        self.stop_reason = ""
+
+    def begin(self) -> None:
+        """Write the run's configuration and split (the run exists from here); idempotent."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rulesets_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(config_file, config.model_dump_json(indent=1))
+        atomic_write_text(self.dir / "config.json", self.config.model_dump_json(indent=1))
         (self.dir / "stopped.json").unlink(missing_ok=True)
         ids = {name: df["instance_id"].tolist() for name, df in self.splits.items()}
         atomic_write_text(self.dir / "split.json", json.dumps(ids, indent=1))
-        self.rows: list[dict] = []
-        self.stop_reason = ""
 
     # -- what the loop cell reads -----------------------------------------------------------------------
     def ids(self, split: str) -> list[str]:
@@ -137,6 +146,7 @@ class OptimizationRun:
             "split": split,
             "accuracy": round(accuracy(df), 4),
             "size": len(df),
+            "infrastructure_errors": errors(df),
             "agent": c.agent,
             "model": c.agent_model,
             "ruleset_sha": df["ruleset_sha"].iloc[0] if len(df) else "",
@@ -145,6 +155,10 @@ class OptimizationRun:
         }
 
     # -- the loop's files -------------------------------------------------------------------------------
+    def unfinished(self) -> list[int]:
+        """The loops still to run."""
+        return [loop for loop in range(self.config.loops) if not self.finished(loop)]
+
     def finished(self, loop: int) -> bool:
         """A loop whose ruleset file and results exist is done."""
         if not (self.rulesets_dir / f"ruleset_{loop}.txt").exists():
@@ -168,6 +182,20 @@ class OptimizationRun:
             atomic_write_text(self.dir / f"{name}_per_instance_{loop}.csv", per_instance(df).to_csv(index=False))
         return saved
 
+    def check_errors(self, **results: pd.DataFrame | None) -> None:
+        """The circuit breaker: raise InfrastructureFailure when more than `max_error_share` of a split's runs
+        ended in infrastructure errors, naming the most common error and how often it happened."""
+        for split, df in results.items():
+            if df is None or not len(df) or errors(df) <= self.config.max_error_share * len(df):
+                continue
+            failed = df[df["outcome"] == "error"]
+            (kind, message), count = Counter(zip(failed["error_kind"], failed["error"], strict=True)).most_common(1)[0]
+            raise InfrastructureFailure(
+                f"{split}: {len(failed)} of {len(df)} runs ended in infrastructure errors (more than "
+                f"{self.config.max_error_share:.0%}); most common ({count}x), {kind}: {message}. Nothing of this "
+                "loop was judged or learned from; fix the cause and run again: finished runs are kept."
+            )
+
     def save_phoenix(self, loop: int, experiments: dict) -> None:
         atomic_write_text(self.dir / f"phoenix_{loop}.json", json.dumps(experiments, indent=1, default=str))
 
@@ -183,10 +211,12 @@ class OptimizationRun:
         atomic_write_text(self.dir / f"leaks_{loop}.csv", leaks.to_csv(index=False))
         row = self._history_row(loop, ruleset, results, calls, leaks)
         atomic_write_text(self.dir / f"loop_{loop}.json", json.dumps(row, indent=1))
-        text = ruleset_file_text(new_ruleset, row["train_accuracy"], row["test_accuracy"], loop)
+        text = ruleset_file_text(new_ruleset, row, loop)
         atomic_write_text(self.rulesets_dir / f"ruleset_{loop}.txt", text)
         self.rows.append(row | {"resumed": False})
-        print(f"loop {loop}: " + ", ".join(f"{n} {accuracy(df):.3f}" for n, df in results.items()))
+        print(
+            f"loop {loop}: " + ", ".join(f"{n} {accuracy(df):.3f} ({errors(df)} errors)" for n, df in results.items())
+        )
         return new_ruleset
 
     def _history_row(self, loop: int, ruleset: str, results: dict, calls: list, leaks: pd.DataFrame) -> dict:
@@ -196,11 +226,13 @@ class OptimizationRun:
             "loop": loop,
             **{f"{name}_accuracy": accuracy(df) for name, df in results.items()},
             **{f"{name}_size": len(df) for name, df in results.items()},
+            **{f"{name}_scored": len(scored(df)) for name, df in results.items()},
+            **{f"{name}_errors": errors(df) for name, df in results.items()},
             "agent_llm_calls": int(all_rows["llm_calls"].sum()),
             "agent_tokens": int(all_rows[["prompt_tokens", "completion_tokens"]].sum().sum()),
             "agent_cost_usd": float(all_rows["cost_usd"].fillna(0).sum()),
             "judge_tokens": int(train["judge_prompt_tokens"].sum() + train["judge_completion_tokens"].sum()),
-            "judge_cost_usd": float(train["judge_cost_usd"].sum()),
+            "judge_cost_usd": float(train["judge_cost_usd"].fillna(0).sum()),
             "optimizer_tokens": int(sum(c.prompt_tokens + c.completion_tokens for c in calls)),
             "optimizer_cost_usd": float(sum(c.cost_usd or 0 for c in calls)),
             "leaky_rules": int(leaks["rule"].nunique()) if len(leaks) else 0,
@@ -228,7 +260,7 @@ class OptimizationRun:
             "best_ruleset": history.loc[history["loop"] == best, "ruleset"].iloc[0],
             "stopped": self.stop_reason,
         }
-        if best in finished and 0 in finished:
+        if "test" in finished.get(best, {}) and "test" in finished.get(0, {}):
             report["best_vs_empty_on_test"] = compare(finished[0]["test"], finished[best]["test"])
         atomic_write_text(self.dir / "report.json", json.dumps(report, indent=1))
         atomic_write_text(self.rulesets_dir / "best_ruleset.txt", report["best_ruleset"])
@@ -244,10 +276,8 @@ def load_results(run_name: str, results_root: Path | None = None) -> dict[int, d
     found = {}
     for path in sorted(run_dir.glob("train_results_*.csv")):
         loop = int(path.stem.rsplit("_", 1)[1])
-        test_path = run_dir / f"test_results_{loop}.csv"
-        validation_path = run_dir / f"validation_results_{loop}.csv"
-        if test_path.exists():
-            found[loop] = {"train": pd.read_csv(path), "test": pd.read_csv(test_path)}
-            if validation_path.exists():
-                found[loop]["validation"] = pd.read_csv(validation_path)
+        found[loop] = {"train": pd.read_csv(path)}
+        for split in ("validation", "test"):
+            if (run_dir / f"{split}_results_{loop}.csv").exists():
+                found[loop][split] = pd.read_csv(run_dir / f"{split}_results_{loop}.csv")
     return found

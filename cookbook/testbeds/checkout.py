@@ -40,10 +40,7 @@ def prepare_workspace(instance: dict, root: Path | str | None = None, repos_dir:
     """A fresh directory holding `instance["repo"]` at `instance["base_commit"]`; the caller removes it
     (`remove_workspace`). `root` is where it is made (default: `<cookbook dir>/workspaces`)."""
     mirror = mirror_for(instance["repo"], repos_dir)
-    root = Path(root) if root else cookbook_dir() / "workspaces"
-    root.mkdir(parents=True, exist_ok=True)
-    safe_id = instance["instance_id"].replace("/", "_")
-    workspace = Path(tempfile.mkdtemp(prefix=f"{safe_id}-", dir=root))
+    workspace = new_workspace_dir(Path(root) if root else cookbook_dir() / "workspaces", instance["instance_id"])
     try:
         objects = git("rev-parse", "--path-format=absolute", "--git-path", "objects", cwd=mirror)
         git("init", "-q", "-b", "main", str(workspace))
@@ -68,6 +65,36 @@ def prepare_workspace(instance: dict, root: Path | str | None = None, repos_dir:
 
 def remove_workspace(workspace: Path | str) -> None:
     shutil.rmtree(workspace, ignore_errors=True)
+
+
+def new_workspace_dir(root: Path, instance_id: str) -> Path:
+    """A fresh directory under `root` named after the instance and this process (`<id>-<pid>-<random>`),
+    so that one left behind by a killed process can be told apart and swept."""
+    root.mkdir(parents=True, exist_ok=True)
+    safe_id = instance_id.replace("/", "_")
+    return Path(tempfile.mkdtemp(prefix=f"{safe_id}-{os.getpid()}-", dir=root))
+
+
+def sweep_stale_workspaces(root: Path | None = None) -> int:
+    """Remove the workspaces under `root` whose process is gone (a killed run's); return how many."""
+    root = root or cookbook_dir() / "workspaces"
+    removed = 0
+    for path in root.glob("*-*-*") if root.is_dir() else []:
+        pid = path.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def collect_patch(workspace: Path | str, base_commit: str, exclude: tuple[str, ...] = EXCLUDED_FROM_PATCH) -> str:

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from cookbook.credentials import without_credentials
 from cookbook.docker_engine import DockerUnavailable, check_engine
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
@@ -45,7 +46,7 @@ class DockerTestbed:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root else cookbook_dir() / "workspaces"
 
-    def check(self) -> None:
+    def check(self, instances: list[dict]) -> None:
         check_engine(
             "Running agents on SWE-bench instances",
             "Use agent='cline-modal' to run them in Modal sandboxes, or the bundled benchmark (or your own "
@@ -88,7 +89,7 @@ class DockerTestbed:
                 path = shims / command
                 path.write_text(shim_script(command, container, workspace.path))
                 path.chmod(0o755)
-            workspace.env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}"}
+            workspace.env = {**without_credentials(), "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}"}
             return workspace
         except BaseException:
             self.release(workspace)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cookbook.data.repositories import check_repositories
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
-from cookbook.testbeds.checkout import prepare_workspace, remove_workspace
+from cookbook.testbeds.checkout import prepare_workspace, remove_workspace, sweep_stale_workspaces
 from cookbook.testbeds.virtualenv import VirtualEnvs
 
 
@@ -19,8 +20,9 @@ class LocalTestbed:
         self.root = Path(root) if root else cookbook_dir() / "workspaces"
         self.envs = VirtualEnvs(repos_dir=repos_dir)
 
-    def check(self) -> None:
-        pass
+    def check(self, instances: list[dict]) -> None:
+        sweep_stale_workspaces(self.root)
+        check_repositories(instances, self.repos_dir)
 
     def prepare(self, instance: dict) -> Workspace:
         path = prepare_workspace(instance, root=self.root, repos_dir=self.repos_dir)

@@ -3,12 +3,13 @@ image): the agent's patch is applied here so that it is taken like any other."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from cookbook.credentials import without_credentials
+from cookbook.data.repositories import check_repositories
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
-from cookbook.testbeds.checkout import prepare_workspace, remove_workspace
+from cookbook.testbeds.checkout import prepare_workspace, remove_workspace, sweep_stale_workspaces
 
 
 class PlainCheckoutTestbed:
@@ -18,12 +19,13 @@ class PlainCheckoutTestbed:
         self.repos_dir = repos_dir
         self.root = Path(root) if root else cookbook_dir() / "workspaces"
 
-    def check(self) -> None:
-        pass
+    def check(self, instances: list[dict]) -> None:
+        sweep_stale_workspaces(self.root)
+        check_repositories(instances, self.repos_dir)
 
     def prepare(self, instance: dict) -> Workspace:
         path = prepare_workspace(instance, root=self.root, repos_dir=self.repos_dir)
-        return Workspace(path, dict(os.environ), instance["base_commit"])
+        return Workspace(path, without_credentials(), instance["base_commit"])
 
     def release(self, workspace: Workspace) -> None:
         remove_workspace(workspace.path)

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from cookbook.credentials import without_credentials
 from cookbook.files import file_lock
 from cookbook.paths import cookbook_dir
 from cookbook.seams import HarnessError
@@ -74,9 +75,10 @@ class VirtualEnvs:
 
 
 def env_vars(env_dir: Path, workspace: Path) -> dict[str, str]:
-    """This process's environment with the virtualenv first on PATH and the workspace's code on PYTHONPATH."""
+    """This process's environment, without provider credentials, with the virtualenv first on PATH and the
+    workspace's code on PYTHONPATH (for the agent's processes and the harness's test runs)."""
     venv = env_dir / "venv"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV")}
+    env = {k: v for k, v in without_credentials().items() if k not in ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV")}
     code_paths = [p for p in (workspace / "src", workspace) if p.is_dir()]
     env.update(
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",

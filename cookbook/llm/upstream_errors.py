@@ -1,0 +1,60 @@
+"""What a model endpoint's failure means: whose fault, and whether retrying can fix it.
+
+One reading of OpenAI's and Anthropic's error replies, shared by the gateway (an agent's run that meets a
+fatal one is stopped and recorded as an infrastructure error, never as the agent's failure) and the
+preflight (which names the fix before any money is spent).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+TRANSIENT_IN_A_ROW = 3  # transient failures in a row that end a run as the provider's error
+
+
+@dataclass(frozen=True)
+class UpstreamError:
+    kind: str  # an ERROR_KINDS key: endpoint, provider, model, auth
+    fatal: bool  # retrying will not fix it: stop now
+    message: str
+
+
+def error_detail(body: bytes | str) -> tuple[str, str]:
+    """(code or type, message) from an OpenAI or Anthropic error body; ("", text) when it is not one."""
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
+    try:
+        error = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        return "", text.strip()[:300]
+    if isinstance(error, dict):
+        return str(error.get("code") or error.get("type") or ""), str(error.get("message") or "")[:300]
+    return "", str(error or text)[:300]
+
+
+def classify(status: int, body: bytes | str = b"", where: str = "the model endpoint") -> UpstreamError | None:
+    """The meaning of an HTTP status (and error body) from a model endpoint; None when it is not a failure
+    of the endpoint (2xx, or a 400 about the conversation itself, such as its length)."""
+    code, message = error_detail(body) if status >= 400 else ("", "")
+    said = f"{status} {code}: {message}".strip(": ") if code or message else str(status)
+    if status < 400:
+        return None
+    if status in (401, 403):
+        return UpstreamError("auth", True, f"{where} refused the key ({said}); check the API key")
+    if status == 404:
+        return UpstreamError("model", True, f"{where} does not serve the model ({said}); check the model name")
+    if status == 429 and code == "insufficient_quota":
+        return UpstreamError("auth", True, f"{where} says the account has no quota left ({said})")
+    if status == 429 or status >= 500:
+        return UpstreamError("provider", False, f"{where} failed ({said})")
+    if code == "context_length_exceeded":
+        return None  # the agent's conversation outgrew the window: the agent's own outcome
+    return UpstreamError("endpoint", True, f"{where} rejected the request ({said})")
+
+
+def unreachable(error: Exception, where: str = "the model endpoint") -> UpstreamError:
+    """A transport failure: a refused connection is fatal (nothing listens there); a timeout may pass."""
+    import httpx
+
+    refused = isinstance(error, httpx.ConnectError)
+    return UpstreamError("endpoint", refused, f"{where} is not reachable ({type(error).__name__}: {error})")

@@ -1,0 +1,96 @@
+"""The preflight: everything that can be checked in seconds is checked before the first agent starts, so a
+wrong key, a missing model, an unreachable repository or a stopped engine costs nothing.
+
+Each check prints one line; the first that fails raises PreflightError with one message naming what to fix.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+from cookbook.agents import make_agent
+from cookbook.harnesses import get_harness
+from cookbook.llm.endpoints import RoleEndpoints
+from cookbook.llm.ping import ping
+from cookbook.loop.run import OptimizationRun
+from cookbook.seams import CookbookError
+from cookbook.testbeds import make_testbed
+
+AGENT_RUN_GB = 0.8  # peak memory of one agent run (the Cline binary and its node wrapper), measured
+
+
+class PreflightError(CookbookError):
+    """A check before the run failed; the message names what to fix."""
+
+
+def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int) -> int:
+    """Check the run can go: each role's model answers, the agent is installed, every instance's repository
+    and base commit (or image) is reachable, the harness can score them, and `workers` agent runs fit in
+    memory. Returns the number of workers to use (lowered, with a warning, when memory is short)."""
+    config = run.config
+
+    def check(what: str, action) -> None:
+        start = time.monotonic()
+        try:
+            action()
+        except CookbookError as e:
+            raise PreflightError(f"preflight: {what}: {e}") from None
+        print(f"preflight: {what}: ok ({time.monotonic() - start:.1f} s)")
+
+    seen = set()
+    for role, endpoint in (("agent", endpoints.agent), ("judge", endpoints.judge), ("optimizer", endpoints.optimizer)):
+        if (endpoint.base_url, endpoint.model, endpoint.api) in seen:
+            continue
+        seen.add((endpoint.base_url, endpoint.model, endpoint.api))
+        start = time.monotonic()
+        failure = ping(endpoint, role)
+        if failure:
+            raise PreflightError(f"preflight: {failure.message}. {_fix(role, failure.kind)}")
+        print(f"preflight: the {role}'s model {endpoint.model} answers ({time.monotonic() - start:.1f} s)")
+    agent = make_agent(config.agent, endpoints.agent.model)
+    check(f"{config.agent} is installed", lambda: agent.version)
+    instances = [row for df in run.splits.values() for row in df.to_dict("records")]
+    harness = get_harness(config.harness, repos_dir=config.repos_dir)
+    testbed = make_testbed(harness.name, agent, config.repos_dir)
+    check(f"the {testbed.name} testbed can prepare {len(instances)} instances", lambda: testbed.check(instances))
+    check(f"the {harness.name} harness can score them", lambda: harness.check(instances))
+    return fit_workers(workers)
+
+
+def _fix(role: str, kind: str) -> str:
+    prefix = role.upper()
+    if kind == "model":
+        return f"Set {prefix}_MODEL to a model the endpoint serves."
+    if kind == "auth":
+        return f"Check the key ({prefix}_API_KEY or OPENAI_API_KEY) and the account's quota."
+    return f"Check the endpoint ({prefix}_BASE_URL or OPENAI_BASE_URL) and that it is up."
+
+
+def available_memory_gb() -> float | None:
+    """MemAvailable from /proc/meminfo, in GB; None where there is no such file."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:
+        return None
+    return None
+
+
+def fit_workers(workers: int) -> int:
+    """`workers`, or fewer (with a warning) when that many agent runs would not fit in available memory."""
+    available = available_memory_gb()
+    if available is None:
+        return workers
+    fitting = max(1, int(available * 0.9 / AGENT_RUN_GB))
+    if workers > fitting:
+        warnings.warn(
+            f"WORKERS={workers} agent runs need ~{workers * AGENT_RUN_GB:.0f} GB; {available:.1f} GB is available, "
+            f"so {fitting} run at a time.",
+            stacklevel=2,
+        )
+        return fitting
+    print(f"preflight: {workers} agent runs fit in memory ({available:.1f} GB available)")
+    return workers

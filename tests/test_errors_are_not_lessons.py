@@ -246,3 +246,20 @@ def test_phoenix_collects_on_loopback_only(phoenix_server):
                 listening.append(local.rsplit(":", 1)[0])
     assert len(listening) == 2
     assert set(listening) <= {"0100007F", "0000000000000000FFFF00000100007F"}, listening  # 127.0.0.1 only
+
+
+def test_a_configured_phoenix_that_is_down_is_one_clear_line(offline, run_name, monkeypatch):
+    env = {**os.environ, "PHOENIX_COLLECTOR_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}
+    command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--train-size", "2"]
+    command += ["--test-size", "2", "--loops", "1"]
+    done = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("PhoenixUnavailable: Phoenix at http://127.0.0.1:")
+
+
+def test_a_run_without_a_test_split_completes(offline, run_name, tmp_path):
+    run_notebook(tmp_path / "out.ipynb", RUN_NAME=run_name, TRAIN_SIZE=2, TEST_SIZE=0, LOOPS=1, PHOENIX=False)
+    run_dir, rulesets_dir = run_paths(run_name)
+    header = (rulesets_dir / "ruleset_0.txt").read_text().splitlines()
+    assert header[1] == "test_accuracy: nan" and "train_scored: 2" in header
+    assert (run_dir / "train_results_0.csv").exists() and not (run_dir / "test_results_0.csv").exists()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import threading
@@ -31,7 +30,7 @@ from cookbook.agents import make_agent
 from cookbook.data import load_instances
 from cookbook.files import atomic_write_text
 from cookbook.harnesses import get_harness
-from cookbook.llm.endpoints import endpoint_for
+from cookbook.llm.endpoints import agent_api, endpoint_for
 from cookbook.llm.gateway import Gateway, RateLimiter
 from cookbook.llm.prices import price
 from cookbook.paths import cookbook_dir
@@ -53,7 +52,6 @@ from cookbook.seams import (
 from cookbook.testbeds import make_testbed
 from cookbook.testbeds.checkout import EXCLUDED_FROM_PATCH, collect_patch
 
-DEFAULT_AGENT_MODEL = "gpt-4.1"
 GATEWAY_KEY = "via-gateway"  # what the agent holds instead of a provider key
 
 RESULT_COLUMNS = [
@@ -73,6 +71,8 @@ RESULT_COLUMNS = [
     "llm_calls",
     "prompt_tokens",
     "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
     "cost_usd",
     "rules_applied",
     "ruleset_sha",
@@ -118,14 +118,15 @@ def run_act(
     them, and `rules_applied` (the ruleset was in the system prompt of every request the model received).
     A failed or timed-out agent is a row, never an exception. `run_id` names the run in the progress bar.
 
-    `endpoint` is the agent's model endpoint (default: OPENAI_BASE_URL / OPENAI_API_KEY with model
-    AGENT_MODEL, else gpt-4.1); the agent never sees its key, only its run's gateway URL. `max_requests`
+    `endpoint` is the agent's model endpoint (default: the agent's role endpoint, `cookbook.llm.endpoints`:
+    AGENT_MODEL (else gpt-4.1) at AGENT_BASE_URL / AGENT_API_KEY, else the OpenAI pair — the Anthropic pair
+    for Claude Code); the agent never sees its key, only its run's gateway URL. `max_requests`
     caps the LLM calls of one run at the gateway; `timeout` (seconds) kills a run's whole process group.
     Finished runs are stored under `runs_dir` (default `<cookbook dir>/agent_runs`), with each run's
     transcript. `requests_per_minute` / `tokens_per_minute` bound all runs together at the gateway.
     """
     instances = load_instances(dataset_name, split, instance_ids).to_dict("records")
-    endpoint = endpoint or endpoint_for(os.environ.get("AGENT_MODEL") or DEFAULT_AGENT_MODEL)
+    endpoint = endpoint or endpoint_for(role="agent", api=agent_api(getattr(agent, "name", agent)))
     if isinstance(agent, str):
         agent = make_agent(agent, endpoint.model)
     if isinstance(harness, str):
@@ -267,6 +268,9 @@ class _Runner:
             "llm_calls": stats.llm_calls,
             "prompt_tokens": stats.prompt_tokens,
             "completion_tokens": stats.completion_tokens,
+            "cached_tokens": stats.cached_tokens,
+            "cache_write_tokens": stats.cache_write_tokens,
+            "reasoning_tokens": stats.reasoning_tokens,
             "rules_applied": stats.rules_applied,
             "transcript_path": str(transcript),
             "started_at": started_at,
@@ -299,7 +303,13 @@ class _Runner:
         errors = [e for e in (result.get("error"), score.reason if score.outcome == ERROR else "") if e]
         model = self.endpoint.model
         # the agent's own figure when it knows the model's price, else the project's price table
-        cost = result.get("cost_usd") or price(model, record["prompt_tokens"], record["completion_tokens"])
+        cost = result.get("cost_usd") or price(
+            model,
+            record["prompt_tokens"],
+            record["completion_tokens"],
+            cached_tokens=record.get("cached_tokens", 0),
+            cache_write_tokens=record.get("cache_write_tokens", 0),
+        )
         return {
             "instance_id": inst["instance_id"],
             "attempt": attempt,
@@ -317,6 +327,8 @@ class _Runner:
             "llm_calls": record["llm_calls"],
             "prompt_tokens": record["prompt_tokens"],
             "completion_tokens": record["completion_tokens"],
+            "cached_tokens": record.get("cached_tokens", 0),
+            "reasoning_tokens": record.get("reasoning_tokens", 0),
             "cost_usd": cost,
             "rules_applied": record["rules_applied"],
             "ruleset_sha": self.sha,

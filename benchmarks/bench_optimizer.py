@@ -34,7 +34,7 @@ def main() -> None:
         )
     with (
         tempfile.TemporaryDirectory() as tmp,
-        ScriptedLLM(lambda r: Reply(content="<ruleset>\n- a rule\n</ruleset>")) as llm,
+        ScriptedLLM(lambda r: Reply(content="<ruleset>\n- a rule\n</ruleset>"), models={"gpt-5"}) as llm,
     ):
         client = LLMClient(Endpoint(llm.base_url, "bench", "gpt-5"), cache=False, cache_dir=tmp)
         opt = PromptLearningOptimizer("You are a coding agent.", client=client)

@@ -18,7 +18,8 @@ def loop_tokens(row: dict) -> int:
 
 
 def loop_cost_usd(row: dict) -> float:
-    return float(row.get("agent_cost_usd", 0) + row.get("judge_cost_usd", 0) + row.get("optimizer_cost_usd", 0))
+    """The loop's known cost (a stage whose models have no price counts 0: a USD budget refuses such models)."""
+    return float(sum(row.get(k) or 0 for k in ("agent_cost_usd", "judge_cost_usd", "optimizer_cost_usd")))
 
 
 def select_best(history: pd.DataFrame) -> int:
@@ -96,7 +97,14 @@ def estimate_line(loop: int, history: pd.DataFrame) -> str:
     rows = history.to_dict("records")
     if not rows:
         return f"loop {loop}: no estimate yet (the first loop's cost is the estimate of the next)"
+    priced = any(
+        row.get(k) is not None for row in rows for k in ("agent_cost_usd", "judge_cost_usd", "optimizer_cost_usd")
+    )
+
+    def usd(value: float) -> str:
+        return f"${value:.2f}" if priced else "$n/a (no prices for these models)"
+
     return (
-        f"loop {loop}: estimated cost ~{loop_tokens(rows[-1]):,} tokens, ${loop_cost_usd(rows[-1]):.2f} "
-        f"(spent so far {sum(map(loop_tokens, rows)):,} tokens, ${sum(map(loop_cost_usd, rows)):.2f})"
+        f"loop {loop}: estimated cost ~{loop_tokens(rows[-1]):,} tokens, {usd(loop_cost_usd(rows[-1]))} "
+        f"(spent so far {sum(map(loop_tokens, rows)):,} tokens, {usd(sum(map(loop_cost_usd, rows)))})"
     )

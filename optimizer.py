@@ -11,8 +11,9 @@ prompt, current ruleset, rows — and room for the answer fit `context_size_k` t
 despite its name, in tokens, as the cookbook passes it: `context_size_k=400000` for gpt-5; default: the
 model's window where known, else 128000); batches run in order, each refining the ruleset the previous one
 produced. The answer budget (`answer_tokens`, default 32000 for reasoning models, whose hidden reasoning
-counts against it, else 8000) takes at most a quarter of the window; a request never exceeds the model's
-own input limit (272000 for the gpt-5 family).
+counts against it, else 8000) takes at most a quarter of the window (a reply cut at it is asked again with
+more room, within the model's own limits); a request never exceeds the model's input limit (272000 for
+the gpt-5 family).
 
 Two modes of update:
 - `mode="rewrite"` (default, the cookbook's): the model returns the complete new ruleset between

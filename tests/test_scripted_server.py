@@ -168,3 +168,13 @@ def test_anthropic_errors_usage_cache_fields_and_stream_events(llm):
     llm.script = lambda request: Reply(status=429, content="slow down", retry_after=2)
     limited = post(llm, messages(), "/messages", ANTHROPIC)
     assert limited.json()["error"]["type"] == "rate_limit_error" and limited.headers["retry-after"] == "2"
+
+
+def test_a_request_over_the_models_window_is_refused_as_the_real_api_does():
+    with ScriptedLLM(lambda r: Reply(content="ok"), models={"gpt-4o"}, api_key=KEY) as llm:
+        big = {"model": "gpt-4o", "messages": [{"role": "user", "content": "word " * 120_000}]}
+        assert post(llm, big).status_code == 200  # ~120k tokens fit gpt-4o's 128k window
+        over = post(llm, {**big, "max_completion_tokens": 16_000})  # but not with a 16k answer budget
+        assert over.status_code == 400 and over.json()["error"]["code"] == "context_length_exceeded"
+        huge = post(llm, {"model": "gpt-4o", "messages": [{"role": "user", "content": "word " * 130_000}]})
+        assert huge.json()["error"]["code"] == "context_length_exceeded"

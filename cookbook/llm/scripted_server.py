@@ -17,6 +17,8 @@ It is no kinder than the services it stands for (/work/shared/REAL_APIS.md):
 - a stream carries usage only when the request set `stream_options.include_usage` (one extra chunk with
   empty `choices`), and splits tool-call arguments across chunks; Anthropic streams send `ping`s and
   split a tool call's input into `input_json_delta` fragments;
+- a chat request over its model's window (tiktoken's count, for models it knows) is a 400
+  `context_length_exceeded`;
 - errors have each API's body; a scripted 429 carries Retry-After (and OpenAI's retry-after-ms).
 
     with ScriptedLLM(lambda request: Reply(content="hello"), models={"gpt-4.1"}) as llm:
@@ -37,6 +39,7 @@ from cookbook.llm import scripted_wire as wire
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import messages_text
 from cookbook.llm.models import is_reasoning, limits
+from cookbook.llm.tokens import count_message_tokens
 
 
 @dataclass
@@ -174,6 +177,22 @@ def check_anthropic(body: dict, headers, key: str | None) -> None:
         raise RequestRefused(400, "max_tokens: Field required")
 
 
+def check_window(body: dict) -> None:
+    """Raise RequestRefused (400 context_length_exceeded) when a chat request is over its model's window:
+    the request alone over the input limit, or with its answer budget over the window (tiktoken's count)."""
+    known = limits(str(body.get("model") or ""))
+    if not known:
+        return
+    prompt = count_message_tokens(body.get("messages") or [], str(body["model"]))
+    budget = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+    if prompt > (known.max_input or known.window) or prompt + budget > known.window:
+        message = (
+            f"This model's maximum context length is {known.window} tokens. However, you requested "
+            f"{prompt + budget} tokens ({prompt} in the messages, {budget} in the completion)."
+        )
+        raise RequestRefused(400, message, "messages", "context_length_exceeded")
+
+
 def answer_for(reply: Reply, body: dict, anthropic: bool) -> wire.Answer:
     """The reply within the request's output budget: reasoning (reasoning models only) is spent first;
     what does not fit is cut, and a cut answer ends with "length" (Anthropic: max_tokens)."""
@@ -227,6 +246,8 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
                     raise RequestRefused(404, f"model: {model}")
                 message = f"The model `{model}` does not exist or you do not have access to it."
                 raise RequestRefused(404, message, "model", "model_not_found")
+            if not anthropic:
+                check_window(body)
             reply = self.llm.script(body)
         except RequestRefused as refused:
             return self._error(anthropic, refused.status, refused.message, refused.param, refused.code)

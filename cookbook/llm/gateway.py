@@ -69,7 +69,10 @@ class RunStats:
     rules_seen: list[bool] = field(default_factory=list)  # per request: the ruleset in the system prompt
     refused: int = 0  # requests refused by the cap
     rate_limited: int = 0  # provider 429s waited out by the gateway or passed on (none counts toward the cap)
-    writer: TranscriptWriter | None = field(default=None, repr=False)
+    writer: TranscriptWriter | None = field(default=None, repr=False)  # appends to transcript_path
+
+    def __post_init__(self) -> None:
+        self.writer = self.writer or TranscriptWriter(self.transcript_path)
 
     @property
     def rules_applied(self) -> bool | None:
@@ -138,9 +141,7 @@ class Gateway(BackgroundHTTPService):
         """Open a run; return its base URL (for the agent's provider configuration)."""
         transcript_path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            self.runs[run_key] = RunStats(
-                transcript_path, ruleset, max_requests, writer=TranscriptWriter(transcript_path)
-            )
+            self.runs[run_key] = RunStats(transcript_path, ruleset, max_requests)
         return f"http://127.0.0.1:{self.port}/runs/{run_key}/v1"
 
     def finish(self, run_key: str) -> RunStats:

@@ -47,8 +47,13 @@ class LLMReply:
 
     @property
     def cut(self) -> bool:
-        """Cut by the length limit: `finish_reason` "length", or nothing at all in the reply."""
-        return self.finish_reason == "length" or not (self.text.strip() or self.refusal)
+        return is_cut(self.finish_reason, self.text, self.refusal)
+
+
+def is_cut(finish_reason: str, text: str, refusal: str = "") -> bool:
+    """A reply cut by the length limit: `finish_reason` "length", or nothing at all in it (a reasoning
+    model that spent the whole budget thinking)."""
+    return finish_reason == "length" or not (text.strip() or refusal)
 
 
 class LLMClient:
@@ -125,7 +130,9 @@ class LLMClient:
         if self.cache and use_cache and cache_file.exists():
             stored = json.loads(cache_file.read_text())
             known = {f.name for f in fields(LLMReply)}
-            return LLMReply(**{**{k: v for k, v in stored.items() if k in known}, "cached": True})
+            cached = LLMReply(**{**{k: v for k, v in stored.items() if k in known}, "cached": True})
+            if not cached.cut:  # a cut reply cached by an older version is asked again
+                return cached
         reply = self._ask(request)
         with self._lock:
             self.calls += reply.attempts
@@ -151,9 +158,8 @@ class LLMClient:
             message = completion.choices[0].message
             text, refusal = message.content or "", getattr(message, "refusal", None) or ""
             finish = completion.choices[0].finish_reason or ""
-            cut = finish == "length" or not (text.strip() or refusal)
             room = self._more_room(request.get("max_completion_tokens"), usage.prompt_tokens)
-            if not cut or attempts > self.length_retries or room is None:
+            if not is_cut(finish, text, refusal) or attempts > self.length_retries or room is None:
                 break
             request = {**request, "max_completion_tokens": room}
         return LLMReply(

@@ -41,6 +41,7 @@ bench: setup
 	$(PY) -m benchmarks.bench_optimizer
 	$(PY) -m benchmarks.bench_phoenix
 	$(PY) -m benchmarks.bench_rate_limit
+	$(PY) -m benchmarks.bench_transcripts
 
 # A headless Chromium screenshot of Phoenix's experiments page after two logged loops.
 screenshot: setup

@@ -6,6 +6,9 @@ The judge sees the problem statement, the agent's patch, the gold patch, the tes
 result and the failing tests with the tail of their log, and answers with structured output. The
 harness result is the ground truth: the judge explains it, it does not overrule it (`correctness`
 always follows `pass_or_fail`; a judge that disagreed is flagged in `judge_disagreed`).
+
+The judge's answer budget covers a reasoning model's hidden reasoning (default 32000 tokens for the gpt-5
+family and o-series, 8000 otherwise); a reply cut at it is asked again with more room by the client.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from tqdm.auto import tqdm
 from cookbook.harnesses.grading import as_test_list
 from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import endpoint_for
+from cookbook.llm.models import default_answer_tokens
 from cookbook.seams import ERROR, CookbookError, Endpoint
 
-DEFAULT_JUDGE_MODEL = "gpt-5"
+TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")  # judge_<column> per row
 CUT_MARKER = "\n[... {n} characters cut ...]\n"
 
 JUDGE_INSTRUCTIONS = """You review patches written by an autonomous coding agent for GitHub issues.
@@ -100,7 +104,7 @@ def _parse(text: str) -> dict | None:
 
 def evaluate_results(
     df: pd.DataFrame,
-    model: str = DEFAULT_JUDGE_MODEL,
+    model: str | None = None,
     endpoint: Endpoint | None = None,
     concurrency: int = 8,
     max_patch_chars: int = 20_000,
@@ -109,11 +113,17 @@ def evaluate_results(
     cache: bool = True,
     client: LLMClient | None = None,
     progress: bool = True,
+    answer_tokens: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> pd.DataFrame:
     """Judge every row of run_act's results; return a copy with `correctness`, `explanation`,
-    `improvement`, `judge_disagreed`, `judge_error` and the judge's tokens and cost per row.
+    `improvement`, `judge_disagreed`, `judge_error` and the judge's tokens per row (`judge_prompt_tokens`,
+    `judge_completion_tokens`, `judge_reasoning_tokens`, `judge_cached_tokens`) and cost (`judge_cost_usd`,
+    None when the model has no price).
 
-    The judge's model is `endpoint` (default: `model` at OPENAI_BASE_URL / OPENAI_API_KEY), or `client`.
+    The judge's model is `client`'s, else `endpoint`'s, else `model` (else JUDGE_MODEL, else gpt-5) at the
+    judge's endpoint (JUDGE_BASE_URL / JUDGE_API_KEY, else the OpenAI pair). `answer_tokens` is the answer
+    budget (default by model: reasoning included); `reasoning_effort` overrides the endpoint's.
 
     Rows that are infrastructure errors (`outcome` "error": the endpoint, the workspace or the harness
     failed, not the agent) are not judged: their judge columns stay empty.
@@ -122,38 +132,37 @@ def evaluate_results(
     gets a `judge_error` and the other rows are unaffected. Transport errors (429, 5xx) are retried
     with backoff by the client; an error that outlasts them is also a row's `judge_error`.
     """
-    client = client or LLMClient(endpoint or endpoint_for(model), cache=cache)
+    client = client or LLMClient(endpoint or endpoint_for(model, role="judge"), cache=cache)
+    answer_tokens = answer_tokens or default_answer_tokens(client.model)
     rows = df.to_dict("records")
 
     def judge(row: dict) -> dict:
         infrastructure = row.get("outcome") == ERROR  # not the agent's outcome: nothing to explain or learn
         messages = judge_messages(row, max_patch_chars, log_tail_chars)
         truth = "correct" if row["pass_or_fail"] == "pass" else "incorrect"
-        out = {
-            "correctness": "" if infrastructure else truth,
-            "explanation": "",
-            "improvement": "",
-            "judge_disagreed": None,
-            "judge_error": "",
-            "judge_prompt_tokens": 0,
-            "judge_completion_tokens": 0,
-            "judge_cost_usd": 0.0,
-        }
+        out = {"correctness": "" if infrastructure else truth, "explanation": "", "improvement": ""}
+        out |= {"judge_disagreed": None, "judge_error": ""}
+        out |= {f"judge_{column}": 0 for column in TOKEN_COLUMNS} | {"judge_cost_usd": None}
         if infrastructure:
             return out
         for attempt in range(parse_retries + 1):
             try:
                 reply = client.chat(
-                    messages, response_format=JUDGE_SCHEMA, cache_if=lambda r: _parse(r.text) is not None
+                    messages,
+                    response_format=JUDGE_SCHEMA,
+                    max_tokens=answer_tokens,
+                    reasoning_effort=reasoning_effort,
+                    cache_if=lambda r: _parse(r.text) is not None,
                 )
             except CookbookError:
                 raise  # the endpoint itself is wrong (key, model, address): every row would fail the same way
             except Exception as e:
                 out["judge_error"] = f"{type(e).__name__}: {e}"
                 return out
-            out["judge_prompt_tokens"] += reply.prompt_tokens
-            out["judge_completion_tokens"] += reply.completion_tokens
-            out["judge_cost_usd"] += reply.cost_usd or 0.0
+            for column in TOKEN_COLUMNS:
+                out[f"judge_{column}"] += getattr(reply, column)
+            if reply.cost_usd is not None:
+                out["judge_cost_usd"] = (out["judge_cost_usd"] or 0.0) + reply.cost_usd
             answer = _parse(reply.text)
             if answer is None:
                 out["judge_error"] = f"unparseable judge reply after {attempt + 1} tries: {reply.text[:300]!r}"

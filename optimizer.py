@@ -2,13 +2,18 @@
 
     optimizer = PromptLearningOptimizer(prompt=baseline_prompt, model_choice="gpt-5")
     new_ruleset = optimizer.optimize(train_df, "cline_patch", ["correctness", "explanation"],
-                                     ruleset=ruleset, context_size_k=128)
+                                     ruleset=ruleset, context_size_k=400000)
 
 Ruleset mode (the cookbook's): the baseline prompt is static and shown for context; only the ruleset
 is rewritten. Prompt mode (`ruleset=None`): the prompt itself is rewritten, and its template variables
 (`{var}`) must survive. Rows are packed into batches so that the whole request — template, baseline
-prompt, current ruleset, rows and room for the answer — fits `context_size_k` thousand tokens
-(tiktoken); batches run in order, each refining the ruleset the previous one produced.
+prompt, current ruleset, rows — and room for the answer fit `context_size_k` tokens (tiktoken's count;
+despite its name, in tokens, as the cookbook passes it: `context_size_k=400000` for gpt-5; default: the
+model's window where known, else 128000); batches run in order, each refining the ruleset the previous one
+produced. The answer budget (`answer_tokens`, default 32000 for reasoning models, whose hidden reasoning
+counts against it, else 8000) takes at most a quarter of the window (a reply cut at it is asked again with
+more room, within the model's own limits); a request never exceeds the model's input limit (272000 for
+the gpt-5 family).
 
 Two modes of update:
 - `mode="rewrite"` (default, the cookbook's): the model returns the complete new ruleset between
@@ -19,7 +24,8 @@ Two modes of update:
   counters of how often it was found to help or hurt; they live beside the plain-text ruleset
   (`save_rules`).
 
-A reply that is empty, truncated or unparseable keeps the previous ruleset (a warning, and the call's
+A reply cut at the answer budget is asked again with more room by the client (and never cached). A reply
+that is still empty, truncated or unparseable keeps the previous ruleset (a warning, and the call's
 `kept_previous` flag), never replaces it with garbage.
 """
 
@@ -36,13 +42,14 @@ import pandas as pd
 from cookbook.files import atomic_write_text
 from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import endpoint_for
+from cookbook.llm.models import default_answer_tokens, limits
 from cookbook.llm.tokens import count_message_tokens, count_tokens, fit_text
-from cookbook.rulesets import Rule, apply_operations, find_leaks, parse_rules, render_rules
+from cookbook.rulesets import DELTA_SCHEMA, Rule, apply_operations, find_leaks, parse_rules, render_rules
 from cookbook.seams import ERROR, Endpoint
 
 __all__ = ["PromptLearningOptimizer", "find_leaks", "parse_rules", "render_rules"]
 
-DEFAULT_OPTIMIZER_MODEL = "gpt-5"
+DEFAULT_CONTEXT_TOKENS = 128_000  # the window of a model the project does not know
 SHORTENED_MARKER = "\n[... shortened to fit the context window ...]\n"
 TEMPLATE_VARIABLE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
@@ -81,47 +88,6 @@ DELTA_TASK = """Propose changes to the rules above (each has an id in brackets) 
   <<MAX_CHARS>> characters.
 - In "effects", say which existing rules the examples show helped or hurt."""
 
-DELTA_SCHEMA = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "ruleset_operations",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {
-                "operations": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "op": {"type": "string", "enum": ["add", "edit", "remove"]},
-                            "id": {"type": "string"},
-                            "text": {"type": "string"},
-                            "sources": {"type": "array", "items": {"type": "string"}},
-                        },
-                        "required": ["op", "id", "text", "sources"],
-                        "additionalProperties": False,
-                    },
-                },
-                "effects": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "string"},
-                            "effect": {"type": "string", "enum": ["helped", "hurt"]},
-                        },
-                        "required": ["id", "effect"],
-                        "additionalProperties": False,
-                    },
-                },
-            },
-            "required": ["operations", "effects"],
-            "additionalProperties": False,
-        },
-    },
-}
-
 
 @dataclass
 class OptimizerCall:
@@ -139,6 +105,10 @@ class OptimizerCall:
     warning: str = ""
     loop: int | None = None
     report: list[str] = field(default_factory=list)  # delta mode: what was applied or ignored
+    reasoning_tokens: int = 0  # hidden reasoning, part of completion_tokens
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    answer_tokens: int = 0  # the answer budget sent (max_completion_tokens)
+    attempts: int = 1  # requests: more than one when a cut reply was asked again with more room
 
 
 class PromptLearningOptimizer:
@@ -147,25 +117,33 @@ class PromptLearningOptimizer:
     def __init__(
         self,
         prompt: str,
-        model_choice: str = DEFAULT_OPTIMIZER_MODEL,
+        model_choice: str | None = None,
         openai_api_key: str | None = None,
         mode: str = "rewrite",
         max_ruleset_chars: int = 6_000,
-        answer_tokens: int = 3_000,
+        answer_tokens: int | None = None,
         loop: int | None = None,
         client: LLMClient | None = None,
         cache: bool = True,
         endpoint: Endpoint | None = None,
+        reasoning_effort: str | None = None,
     ):
+        """The model is `client`'s, else `endpoint`'s, else `model_choice` (else OPTIMIZER_MODEL, else gpt-5)
+        at the optimizer's endpoint (OPTIMIZER_BASE_URL / OPTIMIZER_API_KEY, else the OpenAI pair).
+        `reasoning_effort` overrides the endpoint's; `answer_tokens` defaults by model (see the module)."""
         if mode not in ("rewrite", "delta"):
             raise ValueError(f"mode must be 'rewrite' or 'delta', not {mode!r}")
         self.prompt = prompt
-        self.model = model_choice
         self.mode = mode
         self.max_ruleset_chars = max_ruleset_chars
-        self.answer_tokens = answer_tokens
         self.loop = loop
-        self.client = client or LLMClient(endpoint or endpoint_for(model_choice, api_key=openai_api_key), cache=cache)
+        self.reasoning_effort = reasoning_effort
+        endpoint = endpoint or (
+            None if client else endpoint_for(model_choice, api_key=openai_api_key, role="optimizer")
+        )
+        self.client = client or LLMClient(endpoint, cache=cache)
+        self.model = self.client.model
+        self.answer_tokens = answer_tokens or default_answer_tokens(self.model)
         self.calls: list[OptimizerCall] = []
         self.rules: list[Rule] = []
 
@@ -176,20 +154,21 @@ class PromptLearningOptimizer:
         output_column: str,
         feedback_columns: list[str],
         ruleset: str | None = None,
-        context_size_k: int = 128,
+        context_size_k: int | None = None,
     ) -> str:
         """Return the new ruleset (or, with `ruleset=None`, the new prompt) learned from `dataset`.
 
         Each row shows its `problem_statement`, its `output_column` (the agent's output) and its
-        `feedback_columns`; rows whose `outcome` is an infrastructure error are left out. The calls made
-        are appended to `self.calls`.
+        `feedback_columns`; rows whose `outcome` is an infrastructure error are left out. `context_size_k`
+        is the context window in tokens (400000 for gpt-5; None: the model's own); a value under 1,000 is
+        refused. The calls made are appended to `self.calls`.
         """
         missing = [c for c in ["problem_statement", output_column, *feedback_columns] if c not in dataset.columns]
         if missing:
             raise ValueError(f"optimize: the dataset has no column(s) {', '.join(missing)}.")
         if "outcome" in dataset.columns:  # infrastructure errors are never feedback: the agent did not fail
             dataset = dataset[dataset["outcome"] != ERROR]
-        budget = context_size_k * 1000
+        budget, answer = self.budget(context_size_k)
         prompt_mode = ruleset is None
         current = self.prompt if prompt_mode else ruleset
         if self.mode == "delta" and not prompt_mode and render_rules(self.rules) != current:
@@ -199,11 +178,11 @@ class PromptLearningOptimizer:
         batch = 0
         while examples:
             fixed_messages = self._messages(current, [], prompt_mode)
-            room = budget - self.answer_tokens - count_message_tokens(fixed_messages, self.model)
+            room = budget - count_message_tokens(fixed_messages, self.model)
             if room <= 200:
                 raise ValueError(
                     f"context_size_k={context_size_k} leaves no room for examples: the template, prompt and ruleset "
-                    f"take {budget - self.answer_tokens - room} tokens plus {self.answer_tokens} for the answer."
+                    f"take {budget - room} tokens plus {answer} for the answer."
                 )
             taken, used = [], 0
             while examples:
@@ -220,12 +199,31 @@ class PromptLearningOptimizer:
             batch_ids, ids = ids[: len(taken)], ids[len(taken) :]
             messages = self._messages(current, taken, prompt_mode)
             # tokenization at the seams can differ by a token or two: trim the last example if needed
-            while count_message_tokens(messages, self.model) > budget - self.answer_tokens:
+            while count_message_tokens(messages, self.model) > budget:
                 taken[-1] = fit_text(taken[-1], count_tokens(taken[-1], self.model) - 16, self.model, SHORTENED_MARKER)
                 messages = self._messages(current, taken, prompt_mode)
-            current = self._call(batch, messages, current, batch_ids, prompt_mode)
+            current = self._call(batch, messages, current, batch_ids, prompt_mode, answer)
             batch += 1
         return current
+
+    def budget(self, context_size_k: int | None) -> tuple[int, int]:
+        """(the most tokens one request may hold, the answer budget) for a window of `context_size_k` tokens
+        (None: the model's, else 128000), never over the model's own window or input limit."""
+        known = limits(self.model)
+        window = context_size_k or (known.window if known else DEFAULT_CONTEXT_TOKENS)
+        if window < 1000:
+            raise ValueError(
+                f"optimize: context_size_k={window} looks like thousands of tokens; it is in tokens, as the cookbook "
+                f"passes it: context_size_k={window * 1000} (gpt-5: 400000, gpt-4.1: 1047576, gpt-4o: 128000)."
+            )
+        if known and window > known.window:
+            warnings.warn(f"context_size_k={window} is over {self.model}'s window; using {known.window}", stacklevel=3)
+            window = known.window
+        answer = min(self.answer_tokens, window // 4)
+        request = window - answer
+        if known and known.max_input:
+            request = min(request, known.max_input)
+        return request, answer
 
     def save_rules(self, path: Path | str) -> None:
         """The rules with ids, provenance and counters, as JSON (delta mode)."""
@@ -278,10 +276,15 @@ class PromptLearningOptimizer:
         return [{"role": "user", "content": text}]
 
     # -- calling and reading the answer ----------------------------------------------------------------
-    def _call(self, batch: int, messages: list[dict], current: str, batch_ids: list[str], prompt_mode: bool) -> str:
+    def _call(
+        self, batch: int, messages: list[dict], current: str, batch_ids: list[str], prompt_mode: bool, answer: int
+    ) -> str:
         delta = self.mode == "delta" and not prompt_mode
         reply = self.client.chat(
-            messages, response_format=DELTA_SCHEMA if delta else None, max_tokens=self.answer_tokens
+            messages,
+            response_format=DELTA_SCHEMA if delta else None,
+            max_tokens=answer,
+            reasoning_effort=self.reasoning_effort,
         )
         call = OptimizerCall(
             batch,
@@ -293,6 +296,10 @@ class PromptLearningOptimizer:
             reply.completion_tokens,
             reply.cost_usd,
             loop=self.loop,
+            reasoning_tokens=reply.reasoning_tokens,
+            cached_tokens=reply.cached_tokens,
+            answer_tokens=answer,
+            attempts=reply.attempts,
         )
         self.calls.append(call)
         if delta:

@@ -14,7 +14,6 @@ missing. `force=True` runs everything again.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -27,13 +26,11 @@ from cookbook.agents import make_agent
 from cookbook.credentials import remember_secret
 from cookbook.data import load_instances
 from cookbook.harnesses import get_harness
-from cookbook.llm.endpoints import endpoint_for
+from cookbook.llm.endpoints import agent_api, endpoint_for
 from cookbook.llm.gateway import Gateway, RateLimiter
 from cookbook.paths import cookbook_dir
 from cookbook.seams import ERROR, Agent, Endpoint, Harness
 from cookbook.testbeds import make_testbed
-
-DEFAULT_AGENT_MODEL = "gpt-4.1"
 
 RESULT_COLUMNS = [
     "instance_id",
@@ -53,6 +50,8 @@ RESULT_COLUMNS = [
     "llm_calls",
     "prompt_tokens",
     "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
     "cost_usd",
     "rules_applied",
     "ruleset_sha",
@@ -98,14 +97,15 @@ def run_act(
     them, and `rules_applied` (the ruleset was in the system prompt of every request the model received).
     A failed or timed-out agent is a row, never an exception. `run_id` names the run in the progress bar.
 
-    `endpoint` is the agent's model endpoint (default: OPENAI_BASE_URL / OPENAI_API_KEY with model
-    AGENT_MODEL, else gpt-4.1); the agent never sees its key, only its run's gateway URL. `max_requests`
+    `endpoint` is the agent's model endpoint (default: the agent's role endpoint, `cookbook.llm.endpoints`:
+    AGENT_MODEL (else gpt-4.1) at AGENT_BASE_URL / AGENT_API_KEY, else the OpenAI pair — the Anthropic pair
+    for Claude Code); the agent never sees its key, only its run's gateway URL. `max_requests`
     caps the LLM calls of one run at the gateway; `timeout` (seconds) kills a run's whole process group.
     Finished runs are stored under `runs_dir` (default `<cookbook dir>/agent_runs`), with each run's
     transcript. `requests_per_minute` / `tokens_per_minute` bound all runs together at the gateway.
     """
     instances = load_instances(dataset_name, split, instance_ids).to_dict("records")
-    endpoint = endpoint or endpoint_for(os.environ.get("AGENT_MODEL") or DEFAULT_AGENT_MODEL)
+    endpoint = endpoint or endpoint_for(role="agent", api=agent_api(getattr(agent, "name", agent)))
     if isinstance(agent, str):
         agent = make_agent(agent, endpoint.model)
     if isinstance(harness, str):

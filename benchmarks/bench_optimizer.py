@@ -1,5 +1,5 @@
 """Optimizer batching: how full each meta-prompt request is (tokens sent / budget) for a 150-row
-dataset at a 32k budget, counted with tiktoken on the requests the (scripted) model received."""
+dataset at a 32,000-token window, counted with tiktoken on the requests the (scripted) model received."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from cookbook.llm.tokens import count_message_tokens
 from cookbook.seams import Endpoint
 from optimizer import PromptLearningOptimizer
 
-ROWS, BUDGET_K = 150, 32
+ROWS, WINDOW = 150, 32_000
 
 
 def main() -> None:
@@ -34,25 +34,25 @@ def main() -> None:
         )
     with (
         tempfile.TemporaryDirectory() as tmp,
-        ScriptedLLM(lambda r: Reply(content="<ruleset>\n- a rule\n</ruleset>")) as llm,
+        ScriptedLLM(lambda r: Reply(content="<ruleset>\n- a rule\n</ruleset>"), models={"gpt-5"}) as llm,
     ):
         client = LLMClient(Endpoint(llm.base_url, "bench", "gpt-5"), cache=False, cache_dir=tmp)
         opt = PromptLearningOptimizer("You are a coding agent.", client=client)
         opt.optimize(
-            pd.DataFrame(rows), "cline_patch", ["correctness", "explanation"], ruleset="", context_size_k=BUDGET_K
+            pd.DataFrame(rows), "cline_patch", ["correctness", "explanation"], ruleset="", context_size_k=WINDOW
         )
         sent = [count_message_tokens(r["messages"], "gpt-5") for r in llm.chat_requests()]
-    budget = BUDGET_K * 1000
-    over = sum(s + opt.answer_tokens > budget for s in sent)
+    budget, answer = opt.budget(WINDOW)  # tokens a request may hold, tokens kept for the answer
+    over = sum(s + answer > WINDOW for s in sent)
     full = sent[:-1] or sent
     print(
-        f"optimizer: {ROWS} rows, {BUDGET_K}k budget ({opt.answer_tokens} tokens kept for the answer): "
-        f"{len(sent)} batches, {over} over budget"
+        f"optimizer: {ROWS} rows, a {WINDOW}-token window ({answer} tokens kept for the answer): "
+        f"{len(sent)} batches, {over} over the window"
     )
     print(
         f"  fill ratio tokens sent / budget: {sum(full) / (len(full) * budget):.3f} over the full batches "
         f"(target >= 0.85), {sum(sent) / (len(sent) * budget):.3f} with the last one; "
-        f"request + answer room / budget {max(sent) + opt.answer_tokens} / {budget}"
+        f"request + answer room / window {max(sent) + answer} / {WINDOW}"
     )
 
 

@@ -20,7 +20,7 @@ WORKERS, LIMIT, PERIOD_S, DURATION_S = 64, 100, 5.0, 30.0
 def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        ScriptedLLM(lambda r: Reply(content="ok"), latency=0.05) as llm,
+        ScriptedLLM(lambda r: Reply(content="ok"), models={"m"}, latency=0.05) as llm,
         Gateway(
             Endpoint(llm.base_url, "k", "m"), rate_limiter=RateLimiter(requests=LIMIT, period_s=PERIOD_S)
         ) as gateway,

@@ -82,7 +82,7 @@ def main() -> None:
     ids = [inst["instance_id"] for inst in instances[: RUNS // 2]]
     runs_dir = Path(tempfile.mkdtemp(prefix="bench-run-act-"))
     try:
-        with ScriptedLLM(make_script(instances), latency=LATENCY) as llm:
+        with ScriptedLLM(make_script(instances), models={"scripted-model"}, latency=LATENCY) as llm:
             options = dict(workers=WORKERS, endpoint=Endpoint(llm.base_url, "bench", "scripted-model"), progress=False)
             # warm-up: environments and the provider template are built once, outside the measurement
             run_act("bundled", ids, "warmup", "", runs_dir=runs_dir / "warmup", **options)

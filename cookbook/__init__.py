@@ -6,8 +6,9 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
     agents/         Cline, Claude Code, Cline in a Modal sandbox
     testbeds/       where an agent runs: a local checkout + virtualenv, an instance image's /testbed
     harnesses/      patch → outcome: local (no Docker), SWE-bench's run_evaluation (docker, modal)
-    llm/            the judge's and optimizer's client, prices, tokens, the recording gateway, the
-                    scripted server (the only test double) and the offline demo's script
+    llm/            an endpoint per role, the judge's and optimizer's client, what is known of models
+                    (reasoning, limits) and their prices, tokens, the recording gateway and its
+                    transcripts, the scripted server (the only test double) and the offline demo's script
     data/           datasets, splits, the bundled benchmark, repository mirrors
     loop/           the optimization run: configuration, files, stop and selection rules
     stats.py        intervals and paired tests

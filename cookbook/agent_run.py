@@ -148,6 +148,9 @@ class AgentRunner:
             "llm_calls": stats.llm_calls,
             "prompt_tokens": stats.prompt_tokens,
             "completion_tokens": stats.completion_tokens,
+            "cached_tokens": stats.cached_tokens,
+            "cache_write_tokens": stats.cache_write_tokens,
+            "reasoning_tokens": stats.reasoning_tokens,
             "rules_applied": stats.rules_applied,
             "transcript_path": str(transcript),
             "started_at": started_at,
@@ -178,7 +181,13 @@ class AgentRunner:
             outcome = TIMEOUT if result["status"] == TIMEOUT else UNRESOLVED
         model = self.endpoint.model
         # the agent's own figure when it knows the model's price, else the project's price table
-        cost = result.get("cost_usd") or price(model, record["prompt_tokens"], record["completion_tokens"])
+        cost = result.get("cost_usd") or price(
+            model,
+            record["prompt_tokens"],
+            record["completion_tokens"],
+            cached_tokens=record.get("cached_tokens", 0),
+            cache_write_tokens=record.get("cache_write_tokens", 0),
+        )
         return {
             "instance_id": inst["instance_id"],
             "attempt": attempt,
@@ -197,6 +206,8 @@ class AgentRunner:
             "llm_calls": record["llm_calls"],
             "prompt_tokens": record["prompt_tokens"],
             "completion_tokens": record["completion_tokens"],
+            "cached_tokens": record.get("cached_tokens", 0),
+            "reasoning_tokens": record.get("reasoning_tokens", 0),
             "cost_usd": cost,
             "rules_applied": record["rules_applied"],
             "ruleset_sha": self.sha,

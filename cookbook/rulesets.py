@@ -11,6 +11,48 @@ import pandas as pd
 
 from cookbook.harnesses.grading import patched_files
 
+# The optimizer's answer in delta mode (structured output): operations on rules by id, and their effects.
+DELTA_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "ruleset_operations",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "operations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "op": {"type": "string", "enum": ["add", "edit", "remove"]},
+                            "id": {"type": "string"},
+                            "text": {"type": "string"},
+                            "sources": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "required": ["op", "id", "text", "sources"],
+                        "additionalProperties": False,
+                    },
+                },
+                "effects": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "effect": {"type": "string", "enum": ["helped", "hurt"]},
+                        },
+                        "required": ["id", "effect"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "required": ["operations", "effects"],
+            "additionalProperties": False,
+        },
+    },
+}
+
 
 @dataclass
 class Rule:

@@ -72,12 +72,15 @@ class ConfigurationError(CookbookError, ValueError):
 class Endpoint:
     """Where one role's model is reached. `api` is the wire format: "openai" (chat completions, any
     OpenAI-compatible server) or "anthropic" (the Messages API, for Claude Code). The key never leaves
-    the project's own processes: agents get the gateway's URL and a dummy key instead."""
+    the project's own processes: agents get the gateway's URL and a dummy key instead.
+    `reasoning_effort` (minimal / low / medium / high) is sent to reasoning models only; None: the
+    provider's default. `cookbook.llm.endpoints` builds one per role from the environment."""
 
     base_url: str
     api_key: str = field(repr=False)
     model: str
     api: str = "openai"
+    reasoning_effort: str | None = None
 
 
 # -- Testbed -------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_without_an_engine_run_act_stops_before_any_agent_starts(bundled, tmp_pa
     ]
     dataset = tmp_path / "tasks.jsonl"
     dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with ScriptedLLM(lambda r: Reply(content="done")) as llm:
+    with ScriptedLLM(lambda r: Reply(content="done"), models={"m"}) as llm:
         with pytest.raises(DockerUnavailable) as err:
             run_act(
                 str(dataset),

@@ -55,14 +55,8 @@ def test_a_missing_agent_model_stops_the_notebook_before_the_judge_and_names_it(
     """The agent's model answers 404 model_not_found: the preflight names it; no judge or optimizer request,
     no agent run, no ruleset, no run files."""
 
-    def script(request):
-        if request.get("model") == "missing-model-x":
-            return Reply(
-                status=404, content="The model `missing-model-x` does not exist or you do not have access to it."
-            )
-        return Reply(content="OK")
-
-    with ScriptedLLM(script, log_path=tmp_path / "requests.jsonl") as llm:
+    # the strict scripted server answers 404 model_not_found for a model it does not serve, as OpenAI does
+    with ScriptedLLM(lambda r: Reply(content="OK"), models={"gpt-5"}, log_path=tmp_path / "requests.jsonl") as llm:
         monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "k-test-key")
         parameters = dict(
@@ -102,7 +96,7 @@ def test_runs_that_met_a_dead_endpoint_are_not_stored_and_run_again_once_it_is_b
     assert failed["pass_or_fail"].tolist() == ["", ""]
     assert not list(tmp_path.glob("*/*/agent.json"))  # nothing stored as if the agent had failed
 
-    with ScriptedLLM(gold_script(instances)) as llm:
+    with ScriptedLLM(gold_script(instances), models={"scripted-model"}) as llm:
         again = run_act(
             "bundled", ids, "back", "", endpoint=Endpoint(llm.base_url, "k-test-key", "scripted-model"), **options
         )
@@ -114,7 +108,8 @@ def test_an_endpoint_that_fails_mid_run_stops_the_agent_and_trips_the_circuit_br
     """404 for the agent's model once runs are under way: the agents stop at once, every row is the model's
     error (never the agent's), and the loop's circuit breaker names it."""
     ids = [inst["instance_id"] for inst in instances[:3]]
-    with ScriptedLLM(lambda r: Reply(status=404, content="The model `gone-model` does not exist.")) as llm:
+    gone = Reply(status=404, error_code="model_not_found", content="The model `gone-model` does not exist.")
+    with ScriptedLLM(lambda r: gone, models={"gone-model"}) as llm:
         df = run_act(
             "bundled",
             ids,
@@ -145,7 +140,7 @@ def test_an_agent_that_runs_env_sees_no_provider_key(instances, monkeypatch, tmp
             return Reply(tool_calls=[ToolCall("run_commands", {"commands": ["env | tee env.txt"]})])
         return Reply(content="Done.")
 
-    with ScriptedLLM(script) as llm:
+    with ScriptedLLM(script, models={"scripted-model"}) as llm:
         df = run_act(
             "bundled",
             [inst["instance_id"]],
@@ -177,7 +172,7 @@ run_act("bundled", {ids!r}, "killed", "", workers=2, endpoint=Endpoint({url!r}, 
 @pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGINT])
 def test_a_killed_or_interrupted_run_leaves_no_agent_and_stores_nothing(instances, tmp_path, signal_number):
     ids = [inst["instance_id"] for inst in instances[3:5]]
-    with ScriptedLLM(lambda request: Reply(hang=True)) as llm:
+    with ScriptedLLM(lambda request: Reply(hang=True), models={"scripted-model"}) as llm:
         code = RUNNER.format(ids=ids, url=llm.base_url, runs=str(tmp_path))
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_DIR)
         deadline = time.monotonic() + 120

@@ -15,6 +15,7 @@ from cookbook.seams import Endpoint
 from evaluate import evaluate_results
 from optimizer import PromptLearningOptimizer, find_leaks, parse_rules, render_rules
 
+MODELS = {"gpt-5"}  # what the scripted server serves: a reasoning model, as the judge's and optimizer's default
 GOOD = json.dumps(
     {
         "correctness": "incorrect",
@@ -41,7 +42,7 @@ def results(bundled):
 
 
 def test_judge_sees_patch_and_failing_tests_and_follows_the_harness(results, tmp_path):
-    with ScriptedLLM(lambda r: Reply(content=GOOD)) as llm:
+    with ScriptedLLM(lambda r: Reply(content=GOOD), models=MODELS) as llm:
         judged = evaluate_results(results, client=client(llm, tmp_path), progress=False)
         requests = llm.chat_requests()
     assert len(requests) == 4
@@ -62,7 +63,7 @@ def test_judge_sees_patch_and_failing_tests_and_follows_the_harness(results, tmp
 def test_large_patches_are_cut_with_a_marker(results, tmp_path):
     results = results.copy()
     results.loc[0, "cline_patch"] = "+line\n" * 20_000
-    with ScriptedLLM(lambda r: Reply(content=GOOD)) as llm:
+    with ScriptedLLM(lambda r: Reply(content=GOOD), models=MODELS) as llm:
         evaluate_results(results.head(1), client=client(llm, tmp_path), max_patch_chars=5_000, progress=False)
         text = messages_text(llm.chat_requests()[0], "user")
     assert "characters cut ...]" in text and len(text) < 40_000
@@ -76,7 +77,7 @@ def test_malformed_reply_is_retried_then_recorded_and_other_rows_are_intact(resu
             Reply(content="not json at all") if bad_instance in messages_text(request, "user") else Reply(content=GOOD)
         )
 
-    with ScriptedLLM(script) as llm:
+    with ScriptedLLM(script, models=MODELS) as llm:
         judged = evaluate_results(results, client=client(llm, tmp_path), parse_retries=2, progress=False)
         asked_bad = [r for r in llm.chat_requests() if bad_instance in messages_text(r, "user")]
     assert len(asked_bad) == 3
@@ -92,7 +93,7 @@ def test_judge_rerun_is_free_and_a_429_is_retried(results, tmp_path):
         calls["n"] += 1
         return Reply(status=429, content="slow down") if calls["n"] == 1 else Reply(content=GOOD)
 
-    with ScriptedLLM(script) as llm:
+    with ScriptedLLM(script, models=MODELS) as llm:
         first = evaluate_results(results, client=client(llm, tmp_path), concurrency=1, progress=False)
         assert first["judge_error"].eq("").all()
         made = len(llm.chat_requests())
@@ -129,13 +130,17 @@ def test_batches_fit_the_context_window_and_refine_in_order(bundled, tmp_path):
         seen_rulesets.append(text.split("## The current ruleset\n")[1].split("\n\n## Examples")[0])
         return rewrite_reply(f"- rule from batch {len(seen_rulesets)}\n")
 
-    with ScriptedLLM(script) as llm:
+    with ScriptedLLM(script, models=MODELS) as llm:
         opt = PromptLearningOptimizer("You are a coding agent.", client=client(llm, tmp_path, cache=False))
-        new = opt.optimize(data, "cline_patch", ["correctness", "explanation"], ruleset="- start\n", context_size_k=8)
+        new = opt.optimize(
+            data, "cline_patch", ["correctness", "explanation"], ruleset="- start\n", context_size_k=8000
+        )
         requests = llm.chat_requests()
     assert len(requests) >= 3
-    for request in requests:
-        assert count_message_tokens(request["messages"], "gpt-5") <= 8_000 - opt.answer_tokens
+    for request, call in zip(requests, opt.calls, strict=True):
+        # the request and the answer budget it asked for fit the window together, by tiktoken's count
+        assert count_message_tokens(request["messages"], "gpt-5") + request["max_completion_tokens"] <= 8_000
+        assert request["max_completion_tokens"] == call.answer_tokens > 0
     assert seen_rulesets[0] == "- start" and seen_rulesets[1] == "- rule from batch 1"
     assert new == f"- rule from batch {len(requests)}\n"
     assert sum(call.rows for call in opt.calls) == 60
@@ -144,11 +149,11 @@ def test_batches_fit_the_context_window_and_refine_in_order(bundled, tmp_path):
 def test_a_row_too_large_for_a_batch_is_shortened_not_sent_over_budget(bundled, tmp_path):
     data = big_dataset(bundled, 2)
     data.loc[0, "cline_patch"] = "+ huge line of code\n" * 20_000
-    with ScriptedLLM(lambda r: rewrite_reply("- ok\n")) as llm:
+    with ScriptedLLM(lambda r: rewrite_reply("- ok\n"), models=MODELS) as llm:
         opt = PromptLearningOptimizer("p", client=client(llm, tmp_path, cache=False))
-        opt.optimize(data, "cline_patch", ["explanation"], ruleset="", context_size_k=8)
+        opt.optimize(data, "cline_patch", ["explanation"], ruleset="", context_size_k=8000)
         requests = llm.chat_requests()
-    assert all(count_message_tokens(r["messages"], "gpt-5") <= 8_000 - opt.answer_tokens for r in requests)
+    assert all(count_message_tokens(r["messages"], "gpt-5") + r["max_completion_tokens"] <= 8_000 for r in requests)
     assert "shortened to fit the context window" in messages_text(requests[0], "user")
 
 
@@ -164,7 +169,7 @@ def test_braces_in_patches_arrive_unchanged(tmp_path):
             }
         ]
     )
-    with ScriptedLLM(lambda r: rewrite_reply("- ok\n")) as llm:
+    with ScriptedLLM(lambda r: rewrite_reply("- ok\n"), models=MODELS) as llm:
         PromptLearningOptimizer("baseline {not_a_var}", client=client(llm, tmp_path)).optimize(
             data, "cline_patch", ["explanation"], ruleset="- keep {this}\n"
         )
@@ -176,7 +181,7 @@ def test_braces_in_patches_arrive_unchanged(tmp_path):
 @pytest.mark.parametrize("reply", ["", "<ruleset>\n   \n</ruleset>", "Sorry, I cannot help.", "<ruleset>\n- cut off"])
 def test_an_empty_or_unparseable_reply_keeps_the_old_ruleset(tmp_path, reply):
     data = pd.DataFrame([{"instance_id": "i1", "problem_statement": "p", "cline_patch": "", "explanation": "e"}])
-    with ScriptedLLM(lambda r: Reply(content=reply)) as llm:
+    with ScriptedLLM(lambda r: Reply(content=reply), models=MODELS) as llm:
         opt = PromptLearningOptimizer("p", client=client(llm, tmp_path, cache=False))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -188,7 +193,9 @@ def test_an_empty_or_unparseable_reply_keeps_the_old_ruleset(tmp_path, reply):
 
 def test_the_ruleset_is_the_text_between_the_delimiters_and_calls_are_recorded(tmp_path):
     data = pd.DataFrame([{"instance_id": "i1", "problem_statement": "p", "cline_patch": "", "explanation": "e"}])
-    with ScriptedLLM(lambda r: Reply(content="Thinking...\n<ruleset>\n- a\n- b\n</ruleset>\nDone.")) as llm:
+    with ScriptedLLM(
+        lambda r: Reply(content="Thinking...\n<ruleset>\n- a\n- b\n</ruleset>\nDone."), models=MODELS
+    ) as llm:
         opt = PromptLearningOptimizer("p", client=client(llm, tmp_path))
         assert opt.optimize(data, "cline_patch", ["explanation"], ruleset="") == "- a\n- b\n"
     call = opt.calls[0]
@@ -205,7 +212,7 @@ def test_prompt_mode_keeps_template_variables(tmp_path):
             "<ruleset>Better. Issue: {problem_statement} in {repo}\n</ruleset>",
         ]
     )
-    with ScriptedLLM(lambda r: Reply(content=next(replies))) as llm:
+    with ScriptedLLM(lambda r: Reply(content=next(replies)), models=MODELS) as llm:
         opt = PromptLearningOptimizer(prompt, client=client(llm, tmp_path, cache=False))
         with pytest.warns(UserWarning, match="lost template variable"):
             assert opt.optimize(data, "cline_patch", ["explanation"], ruleset=None) == prompt
@@ -238,7 +245,7 @@ def test_delta_mode_add_edit_remove_and_untouched_rules_kept_verbatim(tmp_path):
             ),
         ]
     )
-    with ScriptedLLM(lambda r: next(script)) as llm:
+    with ScriptedLLM(lambda r: next(script), models=MODELS) as llm:
         opt = PromptLearningOptimizer("p", mode="delta", loop=2, client=client(llm, tmp_path, cache=False))
         with pytest.warns(UserWarning, match="unknown rule 'r99'"):
             new = opt.optimize(data, "cline_patch", ["explanation"], ruleset=start)
@@ -264,7 +271,7 @@ def test_delta_mode_add_edit_remove_and_untouched_rules_kept_verbatim(tmp_path):
 def test_delta_mode_remove_and_an_unparseable_reply(tmp_path):
     data = pd.DataFrame([{"instance_id": "t", "problem_statement": "p", "cline_patch": "", "explanation": "e"}])
     replies = iter([delta_reply([{"op": "remove", "id": "r1", "text": "", "sources": []}]), Reply(content="{oops")])
-    with ScriptedLLM(lambda r: next(replies)) as llm:
+    with ScriptedLLM(lambda r: next(replies), models=MODELS) as llm:
         opt = PromptLearningOptimizer("p", mode="delta", client=client(llm, tmp_path, cache=False))
         after = opt.optimize(data, "cline_patch", ["explanation"], ruleset="- one\n- two\n")
         assert after == "- two\n"
@@ -298,7 +305,7 @@ def test_leakage_check_lists_rules_naming_one_training_task(bundled):
 
 def test_a_rule_that_mentions_the_closing_tag_is_kept_whole(tmp_path):
     reply = "<ruleset>\n- Never print </ruleset> in output.\n- Run the tests.\n</ruleset>"
-    with ScriptedLLM(lambda r: Reply(content=reply)) as llm:
+    with ScriptedLLM(lambda r: Reply(content=reply), models=MODELS) as llm:
         opt = PromptLearningOptimizer("p", client=client(llm, tmp_path, cache=False))
         with pytest.warns(UserWarning, match="more than once"):
             data = pd.DataFrame(
@@ -311,7 +318,7 @@ def test_a_rule_that_mentions_the_closing_tag_is_kept_whole(tmp_path):
 def test_infrastructure_errors_are_neither_judged_nor_learned_from(results, tmp_path):
     rows = results.assign(outcome=["resolved", "error", "unresolved", "error"])
     rows.loc[rows["outcome"] == "error", "pass_or_fail"] = ""
-    with ScriptedLLM(lambda r: Reply(content=GOOD)) as llm:
+    with ScriptedLLM(lambda r: Reply(content=GOOD), models=MODELS) as llm:
         judged = evaluate_results(rows, client=client(llm, tmp_path), progress=False)
         assert len(llm.chat_requests()) == 2
         opt = PromptLearningOptimizer("p", client=client(llm, tmp_path, cache=False))

@@ -124,7 +124,7 @@ def test_a_judge_call_is_traced_into_the_phoenix_project(phoenix, client, bundle
         test_log="",
     )
     reply = json.dumps({"correctness": "correct", "explanation": "traced judgement", "improvement": "x"})
-    with ScriptedLLM(lambda r: Reply(content=reply)) as llm:
+    with ScriptedLLM(lambda r: Reply(content=reply), models={"gpt-5"}) as llm:
         judge = LLMClient(Endpoint(llm.base_url, "k", "gpt-5"), cache=False)
         evaluate_results(row, client=judge, progress=False)
     deadline = time.monotonic() + 30

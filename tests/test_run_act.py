@@ -21,6 +21,8 @@ from run_act import run_act
 
 pytestmark = pytest.mark.slow
 
+# Claude Code asks for its model and, for small side tasks, a small one
+CLAUDE_MODELS = {"claude-sonnet-4-5", "claude-haiku-4-5-20251001", "claude-3-5-haiku-20241022"}
 MARKER = "Always run the FAIL_TO_PASS-style regression tests before finishing (marker 7f3a)."
 
 
@@ -50,7 +52,7 @@ def instances(bundled):
 
 @pytest.fixture(scope="module")
 def llm(instances):
-    with ScriptedLLM(Behaviours(instances)) as server:
+    with ScriptedLLM(Behaviours(instances), models={"scripted-model"}) as server:
         yield server
 
 
@@ -60,9 +62,9 @@ def behaviours(llm):
     return llm.script.by_id
 
 
-def _run(llm, ids, runs_dir, ruleset=MARKER, model="scripted-model", **options):
+def _run(llm, ids, runs_dir, ruleset=MARKER, model="scripted-model", api="openai", **options):
     options = {"workers": 2, "timeout": 120, "progress": False, **options}
-    endpoint = Endpoint(llm.base_url, "test-key", model)
+    endpoint = Endpoint(llm.base_url, "test-key", model, api)
     return run_act("bundled", ids, "test", ruleset, endpoint=endpoint, runs_dir=runs_dir, **options)
 
 
@@ -168,9 +170,11 @@ def test_claude_code_adapter_when_installed(instances, tmp_path):
             return Reply(tool_calls=[ToolCall("Bash", {"command": command, "description": "apply the fix"})])
         return Reply(content="I fixed the bug.")
 
-    with ScriptedLLM(script) as llm:
-        df = _run(llm, [inst["instance_id"]], tmp_path, agent=agent, model="claude-sonnet-4-5")
-        requests = [r["body"] for r in llm.requests if r["path"].split("?")[0].endswith("/messages")]
+    with ScriptedLLM(script, models=CLAUDE_MODELS, api_key="test-key") as llm:
+        df = _run(llm, [inst["instance_id"]], tmp_path, agent=agent, model="claude-sonnet-4-5", api="anthropic")
+        logged = [r for r in llm.requests if r["path"].split("?")[0].endswith("/messages")]
+        requests = [r["body"] for r in logged]
+    assert {tuple(r["auth"]) for r in logged} == {("x-api-key",)}  # Anthropic's header only, never a Bearer
     row = df.iloc[0]
     assert row["pass_or_fail"] == "pass", (row["error"], row["score_reason"])
     assert row["rules_applied"] and row["llm_calls"] == len(requests) >= 2
@@ -179,7 +183,9 @@ def test_claude_code_adapter_when_installed(instances, tmp_path):
 
 
 def test_an_endless_agent_is_stopped_at_the_request_cap(llm, behaviours, instances, tmp_path):
-    endless = ScriptedLLM(lambda request: Reply(tool_calls=[ToolCall("run_commands", {"commands": ["ls"]})]))
+    endless = ScriptedLLM(
+        lambda request: Reply(tool_calls=[ToolCall("run_commands", {"commands": ["ls"]})]), models={"scripted-model"}
+    )
     with endless:
         df = _run(endless, [instances[4]["instance_id"]], tmp_path, max_requests=4)
         assert len(endless.chat_requests()) == 4
@@ -198,7 +204,7 @@ def test_the_global_rate_limit_is_never_exceeded(tmp_path):
 
     limit, period = 5, 3.0
     with (
-        ScriptedLLM(lambda r: Reply(content="ok")) as llm,
+        ScriptedLLM(lambda r: Reply(content="ok"), models={"m"}) as llm,
         Gateway(Endpoint(llm.base_url, "k", "m"), rate_limiter=RateLimiter(requests=limit, period_s=period)) as gateway,
     ):
         url = gateway.register("limited", tmp_path / "t.jsonl")

@@ -1,8 +1,15 @@
 """The LLM client of the judge and the optimizer: one Endpoint, retries, a disk cache and token accounting.
 
-Transport retries (429, 5xx, connection errors) with exponential backoff are the `openai` client's own
-(`max_retries`). A reply is cached on disk by the hash of everything that shapes it (endpoint, model,
-messages, response format, output limit), so a re-run costs nothing; `cache=False` turns it off.
+Transport retries (429 with its Retry-After, 5xx, connection errors) with exponential backoff are the
+`openai` client's own (`max_retries`). What is sent follows the model: a reasoning model (gpt-5 family,
+o-series) gets `max_completion_tokens` — which covers its hidden reasoning as well as its answer — and the
+endpoint's `reasoning_effort`, never `max_tokens` or `temperature` (it rejects both with a 400).
+
+A reply cut by the length limit (`finish_reason` "length", or no content at all: the reasoning used the
+whole budget) is asked again with twice the room, up to `length_retries` times and the model's output
+limit, and is never cached. A good reply is cached on disk by the hash of the first request (endpoint,
+model, messages, response format, output limit, effort), so a re-run costs nothing; `cache=False` turns it
+off. Every reply carries the tokens and cost of all the requests it took (what the provider bills).
 """
 
 from __future__ import annotations
@@ -12,11 +19,14 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from cookbook.files import atomic_write_text
-from cookbook.llm.prices import price
+from cookbook.llm.endpoints import ConfigurationError
+from cookbook.llm.models import is_reasoning, limits
+from cookbook.llm.prices import Price, cost_usd
+from cookbook.llm.usage import Usage, usage_from
 from cookbook.paths import cookbook_dir
 from cookbook.seams import CookbookError, Endpoint
 
@@ -27,13 +37,27 @@ class LLMReply:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
-    cost_usd: float | None
+    cost_usd: float | None  # None: the model has no price (a scripted or unknown model)
     duration_s: float
-    cached: bool = False
+    cached: bool = False  # read from the disk cache: no request was made
+    reasoning_tokens: int = 0  # hidden reasoning, part of completion_tokens
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache, part of prompt_tokens
+    attempts: int = 1  # requests made: more than one when a cut reply was asked again with more room
+    refusal: str = ""  # a structured-output refusal (content is then empty)
+
+    @property
+    def cut(self) -> bool:
+        return is_cut(self.finish_reason, self.text, self.refusal)
+
+
+def is_cut(finish_reason: str, text: str, refusal: str = "") -> bool:
+    """A reply cut by the length limit: `finish_reason` "length", or nothing at all in it (a reasoning
+    model that spent the whole budget thinking)."""
+    return finish_reason == "length" or not (text.strip() or refusal)
 
 
 class LLMClient:
-    """A chat client for one model at one endpoint."""
+    """A chat client for one model at one endpoint (OpenAI's chat completions API)."""
 
     def __init__(
         self,
@@ -42,10 +66,17 @@ class LLMClient:
         timeout: float = 600,
         cache: bool = True,
         cache_dir: Path | str | None = None,
-        prices: dict[str, tuple[float, float]] | None = None,
+        prices: dict[str, Price] | None = None,
+        length_retries: int = 2,
     ):
         import openai
 
+        if endpoint.api != "openai":
+            raise ConfigurationError(
+                f"LLM client: {endpoint.model} at {endpoint.base_url} is an {endpoint.api!r} endpoint; the judge and "
+                "the optimizer speak OpenAI's chat completions API. For a Claude judge use Anthropic's "
+                "OpenAI-compatible endpoint (base URL https://api.anthropic.com/v1/, API kind 'openai')."
+            )
         self.endpoint = endpoint
         self.model = endpoint.model
         self.client = openai.OpenAI(
@@ -54,11 +85,32 @@ class LLMClient:
         self.cache = cache
         self.cache_dir = Path(cache_dir) if cache_dir else cookbook_dir() / "llm_cache"
         self.prices = prices
+        self.length_retries = length_retries
         self._lock = threading.Lock()
-        self.calls = 0
+        self.calls = 0  # requests made
         self.prompt_tokens = 0
         self.completion_tokens = 0
-        self.cost_usd = 0.0
+        self.reasoning_tokens = 0
+        self.cached_tokens = 0
+        self.cost_usd = 0.0  # of the calls whose model has a price
+
+    def request(
+        self,
+        messages: list[dict],
+        response_format: dict | None = None,
+        max_tokens: int | None = None,
+        reasoning_effort: str | None = None,
+    ) -> dict:
+        """The chat completions request body for these messages, as this model accepts it."""
+        request: dict = {"model": self.model, "messages": messages}
+        if response_format:
+            request["response_format"] = response_format
+        if max_tokens:
+            request["max_completion_tokens"] = max_tokens  # never `max_tokens`: reasoning models reject it
+        effort = reasoning_effort or self.endpoint.reasoning_effort
+        if effort and is_reasoning(self.model):
+            request["reasoning_effort"] = effort
+        return request
 
     def chat(
         self,
@@ -67,40 +119,72 @@ class LLMClient:
         max_tokens: int | None = None,
         use_cache: bool = True,
         cache_if: Callable[[LLMReply], bool] | None = None,
+        reasoning_effort: str | None = None,
     ) -> LLMReply:
-        """One chat completion (not streamed). Raises the openai client's errors after its retries.
-        A reply is cached only if `cache_if(reply)` (default: always), so a bad reply is not served again."""
-        request: dict = {"model": self.model, "messages": messages}
-        if response_format:
-            request["response_format"] = response_format
-        if max_tokens:
-            request["max_completion_tokens"] = max_tokens
+        """One chat completion (not streamed), `max_tokens` being the answer budget (reasoning included).
+        Raises the openai client's errors after its retries. A reply is cached only when it is not cut and
+        `cache_if(reply)` (default: always), so a bad reply is never served again."""
+        request = self.request(messages, response_format, max_tokens, reasoning_effort)
         key = hashlib.sha256(json.dumps([self.endpoint.base_url, request], sort_keys=True).encode()).hexdigest()
         cache_file = self.cache_dir / key[:2] / f"{key}.json"
         if self.cache and use_cache and cache_file.exists():
-            return LLMReply(**{**json.loads(cache_file.read_text()), "cached": True})
-        start = time.monotonic()
-        completion = self._create(request)
-        choice = completion.choices[0]
-        usage = completion.usage
-        prompt_tokens = usage.prompt_tokens if usage else 0
-        completion_tokens = usage.completion_tokens if usage else 0
-        reply = LLMReply(
-            text=choice.message.content or "",
-            finish_reason=choice.finish_reason or "",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            cost_usd=price(self.model, prompt_tokens, completion_tokens, self.prices),
-            duration_s=round(time.monotonic() - start, 3),
-        )
+            stored = json.loads(cache_file.read_text())
+            known = {f.name for f in fields(LLMReply)}
+            cached = LLMReply(**{**{k: v for k, v in stored.items() if k in known}, "cached": True})
+            if not cached.cut:  # a cut reply cached by an older version is asked again
+                return cached
+        reply = self._ask(request)
         with self._lock:
-            self.calls += 1
-            self.prompt_tokens += prompt_tokens
-            self.completion_tokens += completion_tokens
+            self.calls += reply.attempts
+            self.prompt_tokens += reply.prompt_tokens
+            self.completion_tokens += reply.completion_tokens
+            self.reasoning_tokens += reply.reasoning_tokens
+            self.cached_tokens += reply.cached_tokens
             self.cost_usd += reply.cost_usd or 0.0
-        if self.cache and (cache_if is None or cache_if(reply)):
+        if self.cache and not reply.cut and (cache_if is None or cache_if(reply)):
             atomic_write_text(cache_file, json.dumps(asdict(reply)))
         return reply
+
+    def _ask(self, request: dict) -> LLMReply:
+        """Send `request`; while the reply is cut and there is room to grow, send it again with twice the
+        answer budget. The reply is the last one, with the usage of all of them."""
+        start = time.monotonic()
+        total, attempts = Usage(), 0
+        while True:
+            completion = self._create(request)
+            attempts += 1
+            usage = usage_from(completion.usage.model_dump() if completion.usage else None)
+            total += usage
+            message = completion.choices[0].message
+            text, refusal = message.content or "", getattr(message, "refusal", None) or ""
+            finish = completion.choices[0].finish_reason or ""
+            room = self._more_room(request.get("max_completion_tokens"), usage.prompt_tokens)
+            if not is_cut(finish, text, refusal) or attempts > self.length_retries or room is None:
+                break
+            request = {**request, "max_completion_tokens": room}
+        return LLMReply(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=total.prompt_tokens,
+            completion_tokens=total.completion_tokens,
+            cost_usd=cost_usd(self.model, total, self.prices),
+            duration_s=round(time.monotonic() - start, 3),
+            reasoning_tokens=total.reasoning_tokens,
+            cached_tokens=total.cached_tokens,
+            attempts=attempts,
+            refusal=refusal,
+        )
+
+    def _more_room(self, budget: int | None, prompt_tokens: int) -> int | None:
+        """Twice `budget`, within the model's output limit and what its window leaves after the prompt;
+        None when there is no budget to grow (none was set, or it is at the limit)."""
+        if not budget:
+            return None
+        known = limits(self.model)
+        room = budget * 2
+        if known:
+            room = min(room, known.max_output, known.window - prompt_tokens)
+        return room if room > budget else None
 
     def _create(self, request: dict):
         """The completion, or EndpointError for what retrying cannot fix (a wrong key or model, no endpoint,

@@ -1,7 +1,19 @@
-"""The model endpoints of the three roles — agent, judge, optimizer — from arguments or the environment.
+"""The model endpoints of the three roles — agent, judge, optimizer — from arguments, configuration or the
+environment.
 
-With neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` set, `role_endpoints` starts the offline demo's
-scripted server and points every role at it (and says so), so the cookbook runs with no key at all.
+Each role has a model, an API kind ("openai": chat completions, any OpenAI-compatible server; or
+"anthropic": the Messages API, Claude Code's), a base URL, a key and, for reasoning models, a reasoning
+effort. Each setting is taken from the first of:
+1. the argument (or the run's configuration field: `judge_base_url`, `judge_api`, `judge_reasoning_effort` …);
+2. the role's environment variable: `<ROLE>_MODEL`, `<ROLE>_API`, `<ROLE>_BASE_URL`, `<ROLE>_API_KEY`,
+   `<ROLE>_REASONING_EFFORT` with ROLE one of AGENT, JUDGE, OPTIMIZER;
+3. the provider's pair for the API kind: `OPENAI_BASE_URL` / `OPENAI_API_KEY`, or `ANTHROPIC_BASE_URL` /
+   `ANTHROPIC_API_KEY` (the public URLs when unset); the agent's kind is "anthropic" for Claude Code.
+So Claude Code on Anthropic's API with an OpenAI judge and optimizer needs only `ANTHROPIC_API_KEY` and
+`OPENAI_API_KEY`. Keys come from the environment only: they are never part of a saved configuration.
+
+With no provider variable at all, `role_endpoints` starts the offline demo's scripted server and points
+every role at it (its model is `demo-model`, which has no price), and says so: the cookbook runs with no key.
 """
 
 from __future__ import annotations
@@ -9,18 +21,71 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from cookbook.credentials import remember_secret
+from cookbook.llm.models import DEMO_MODEL
 from cookbook.seams import ConfigurationError, Endpoint
 
-OPENAI_URL = "https://api.openai.com/v1"
+ROLES = ("agent", "judge", "optimizer")
+DEFAULT_MODELS = {"agent": "gpt-4.1", "judge": "gpt-5", "optimizer": "gpt-5"}
+APIS = ("openai", "anthropic")
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
+# API kind → (base URL variable, key variable, public base URL)
+PROVIDERS = {
+    "openai": ("OPENAI_BASE_URL", "OPENAI_API_KEY", "https://api.openai.com/v1"),
+    "anthropic": ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "https://api.anthropic.com/v1"),
+}
 
 
-def endpoint_for(model: str, base_url: str | None = None, api_key: str | None = None, api: str = "openai") -> Endpoint:
-    """An Endpoint for `model`: `base_url` / `api_key`, else OPENAI_BASE_URL / OPENAI_API_KEY."""
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
-    api_key = api_key or os.environ.get("OPENAI_API_KEY")
+def role_setting(role: str | None, name: str) -> str | None:
+    """The role's own environment variable `<ROLE>_<NAME>` (e.g. JUDGE_BASE_URL), or None."""
+    return (os.environ.get(f"{role.upper()}_{name}") or None) if role else None
+
+
+def default_model(role: str) -> str:
+    """The role's model when none is given: `<ROLE>_MODEL`, else the cookbook's (gpt-4.1 agent, gpt-5 judge
+    and optimizer)."""
+    return role_setting(role, "MODEL") or DEFAULT_MODELS[role]
+
+
+def agent_api(agent: str | None) -> str | None:
+    """The agent's API kind when none is configured: AGENT_API, else "anthropic" for Claude Code (which
+    speaks only Anthropic's Messages API), else None (the default, "openai")."""
+    return role_setting("agent", "API") or ("anthropic" if agent == "claude-code" else None)
+
+
+def endpoint_for(
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    api: str | None = None,
+    role: str | None = None,
+    reasoning_effort: str | None = None,
+) -> Endpoint:
+    """The Endpoint of `role` (or of no role: the provider's pair only), each setting from the argument,
+    else `<ROLE>_…`, else the provider's variables (see the module's docstring)."""
+    label = f"the {role}" if role else "the model"
+    model = model or (default_model(role) if role else None)
+    if not model:
+        raise ConfigurationError(f"endpoints: no model for {label}: pass one.")
+    api = api or role_setting(role, "API") or "openai"
+    if api not in PROVIDERS:
+        raise ConfigurationError(f"endpoints: API kind {api!r} for {label} is not one of {', '.join(APIS)}.")
+    url_variable, key_variable, public_url = PROVIDERS[api]
+    base_url = base_url or role_setting(role, "BASE_URL") or os.environ.get(url_variable) or public_url
+    if api == "anthropic" and not base_url.rstrip("/").endswith("/v1"):
+        # Claude Code's ANTHROPIC_BASE_URL has no /v1; the gateway's upstream (and this Endpoint) does
+        base_url = base_url.rstrip("/") + "/v1"
+    api_key = api_key or role_setting(role, "API_KEY") or os.environ.get(key_variable)
     if not api_key:
-        raise ConfigurationError(f"No API key for {model} at {base_url}: set OPENAI_API_KEY (or pass api_key=).")
-    return Endpoint(base_url, api_key, model, api)
+        own = f"{role.upper()}_API_KEY or " if role else ""
+        raise ConfigurationError(f"endpoints: no API key for {label} ({model} at {base_url}): set {own}{key_variable}.")
+    effort = reasoning_effort or role_setting(role, "REASONING_EFFORT")
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise ConfigurationError(
+            f"endpoints: reasoning effort {effort!r} for {label} is not one of {', '.join(REASONING_EFFORTS)}."
+        )
+    remember_secret(api_key)  # no process the project starts for an agent may see it
+    return Endpoint(base_url, api_key, model, api, effort)
 
 
 @dataclass
@@ -38,29 +103,78 @@ class RoleEndpoints:
             self.demo_server = None
 
 
+def provider_variables() -> list[str]:
+    """Every environment variable that points a role at a real provider."""
+    names = [name for url, key, _ in PROVIDERS.values() for name in (url, key)]
+    return names + [f"{role.upper()}_{name}" for role in ROLES for name in ("BASE_URL", "API_KEY")]
+
+
 def offline() -> bool:
-    return not (os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+    """True when no provider variable is set: the offline demo's scripted models play every role."""
+    return not any(os.environ.get(name) for name in provider_variables())
 
 
 def role_endpoints(
-    agent_model: str, judge_model: str, optimizer_model: str, instances: list[dict], quiet: bool = False
+    agent_model: str | None,
+    judge_model: str | None,
+    optimizer_model: str | None,
+    instances: list[dict],
+    config=None,
+    quiet: bool = False,
 ) -> RoleEndpoints:
-    """The three roles' endpoints: the real ones from the environment, or (offline) the demo's server."""
-    if not offline():
-        return RoleEndpoints(endpoint_for(agent_model), endpoint_for(judge_model), endpoint_for(optimizer_model))
+    """The three roles' endpoints: the real ones (arguments, then `config`'s fields — a LoopConfig — then the
+    environment), or, offline, the demo's server. With `config.budget_usd` set, every role's model must
+    have a price (else ConfigurationError, before any paid work)."""
+    models = {"agent": agent_model, "judge": judge_model, "optimizer": optimizer_model}
+    if offline():
+        kind = "anthropic" if getattr(config, "agent", "") == "claude-code" else "openai"
+        endpoints = _demo_endpoints(instances, kind, quiet)
+    else:
+        built = {role: _configured(role, models[role], config) for role in ROLES}
+        endpoints = RoleEndpoints(built["agent"], built["judge"], built["optimizer"])
+    budget = getattr(config, "budget_usd", None)
+    if budget is not None:
+        from cookbook.llm.prices import unpriced
+
+        missing = unpriced([endpoints.agent.model, endpoints.judge.model, endpoints.optimizer.model])
+        if missing:
+            endpoints.stop()
+            raise ConfigurationError(
+                f"budget_usd={budget} cannot be kept: no price for {', '.join(missing)} (cookbook.llm.prices). "
+                "Add the price to PRICES, or use budget_tokens instead."
+            )
+    return endpoints
+
+
+def _configured(role: str, model: str | None, config) -> Endpoint:
+    def field(name: str) -> str | None:
+        return getattr(config, f"{role}_{name}", None) if config is not None else None
+
+    api = field("api") or (agent_api(getattr(config, "agent", None)) if role == "agent" else None)
+    return endpoint_for(
+        model or field("model"),
+        base_url=field("base_url"),
+        api=api,
+        role=role,
+        reasoning_effort=field("reasoning_effort"),
+    )
+
+
+def _demo_endpoints(instances: list[dict], agent_kind: str, quiet: bool) -> RoleEndpoints:
     from cookbook.llm.offline_demo import start_demo_server
 
     server = start_demo_server(instances, log_path=os.environ.get("COOKBOOK_DEMO_REQUEST_LOG"))
     if not quiet:
         print(
-            "OFFLINE DEMO MODE: no OPENAI_API_KEY or OPENAI_BASE_URL is set, so the agent's model, the judge "
-            f"and the optimizer are a scripted OpenAI-compatible server at {server.base_url}. Cline, the test "
-            "harness and Phoenix are real. Set OPENAI_API_KEY (or OPENAI_BASE_URL) to use real models."
+            "OFFLINE DEMO MODE: no provider variable is set (OPENAI_API_KEY, ANTHROPIC_API_KEY, AGENT_BASE_URL …), "
+            f"so the agent's model, the judge and the optimizer are a scripted server at {server.base_url} "
+            f"(model {DEMO_MODEL!r}: tokens are counted, dollars are not). Cline, the test harness and Phoenix "
+            "are real. Set OPENAI_API_KEY (or another provider variable) to use real models."
         )
     url = server.base_url
     return RoleEndpoints(
-        Endpoint(url, "offline-demo", agent_model),
-        Endpoint(url, "offline-demo", judge_model),
-        Endpoint(url, "offline-demo", optimizer_model),
+        Endpoint(url, "offline-demo", DEMO_MODEL, agent_kind),
+        Endpoint(url, "offline-demo", DEMO_MODEL),
+        Endpoint(url, "offline-demo", DEMO_MODEL),
         server,
     )

@@ -2,18 +2,24 @@
 
 A small HTTP pass-through on 127.0.0.1. Each agent run gets its own base URL,
 `http://127.0.0.1:PORT/runs/<run_key>/v1`; a request to `.../runs/<run_key>/v1/<path>` is forwarded to
-`<upstream>/<path>` with the real API key (the agent never holds it), and the reply is streamed back
-unchanged. On the way, each request and the reply's usage are appended to the run's transcript
-(JSONL), so the row of a run can say how many LLM calls it made, their tokens, and whether the
-ruleset was in the system prompt the model received — the only proof that the rules were applied.
+`<upstream>/<path>` with the real API key (the agent never holds it) in the upstream's own header only —
+`Authorization: Bearer` for an "openai" endpoint, `x-api-key` (with the agent's `anthropic-version`) for an
+"anthropic" one — and the reply is streamed back unchanged. On the way, each request and the reply's usage
+are appended to the run's transcript (JSONL; each request stored as what is new since an earlier one, so it
+grows linearly: `cookbook.llm.transcripts` rebuilds it), so the row of a run can say how many LLM calls it
+made, their tokens (cached and reasoning ones too), and whether the ruleset was in the system prompt the
+model received — the only proof that the rules were applied.
 
 The gateway is also where limits are enforced: `max_requests` per run (an agent that loops forever
 gets HTTP 400 with a message, and its run ends), and a global rate limit (requests and tokens per
-minute, shared by every run) that makes requests wait rather than fail.
+minute, shared by every run) that makes requests wait rather than fail. A provider's 429 is waited out
+here (its `retry-after-ms` / `retry-after`, else backoff; `retries_429` times at most) and never counts
+toward `max_requests`: only requests the model answered do. `insufficient_quota` is passed on at once.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import threading
@@ -27,7 +33,9 @@ import httpx
 
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import system_prompt
+from cookbook.llm.transcripts import TranscriptWriter
 from cookbook.llm.upstream_errors import TRANSIENT_IN_A_ROW, UpstreamError, classify, unreachable
+from cookbook.llm.usage import usage_from
 from cookbook.seams import Endpoint
 
 HOP_BY_HOP = {
@@ -40,6 +48,7 @@ HOP_BY_HOP = {
     "x-api-key",
     "accept-encoding",
 }
+ANTHROPIC_VERSION = "2023-06-01"  # sent when an agent speaking the Messages API did not say
 
 
 def normalize_space(text: str) -> str:
@@ -53,15 +62,23 @@ class RunStats:
     transcript_path: Path
     ruleset: str = ""
     max_requests: int | None = None
-    llm_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    llm_calls: int = 0  # requests admitted, less those the provider rate-limited (429) in the end
+    prompt_tokens: int = 0  # every input token, cached ones included
+    completion_tokens: int = 0  # every output token, reasoning included
+    cached_tokens: int = 0  # input tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # input tokens written to the prompt cache (Anthropic)
+    reasoning_tokens: int = 0
     rules_seen: list[bool] = field(default_factory=list)  # per request: the ruleset in the system prompt
     refused: int = 0  # requests refused by the cap
     upstream_error: UpstreamError | None = None  # the last failure of the upstream, until a success
     fatal: UpstreamError | None = None  # a failure retrying cannot fix (or too many in a row): the run stops
     transient_in_a_row: int = 0
     on_fatal: Callable[[], None] | None = None  # called once, when `fatal` is set
+    rate_limited: int = 0  # provider 429s waited out by the gateway or passed on (none counts toward the cap)
+    writer: TranscriptWriter | None = field(default=None, repr=False)  # appends to transcript_path
+
+    def __post_init__(self) -> None:
+        self.writer = self.writer or TranscriptWriter(self.transcript_path)
 
     @property
     def rules_applied(self) -> bool | None:
@@ -102,10 +119,19 @@ class Gateway(BackgroundHTTPService):
     """The gateway server in front of `upstream`, the agent's real endpoint (its base URL ends in /v1);
     `rate_limiter`, if given, bounds the requests and tokens per minute of all runs together."""
 
-    def __init__(self, upstream: Endpoint, timeout: float = 600, rate_limiter: RateLimiter | None = None):
+    def __init__(
+        self,
+        upstream: Endpoint,
+        timeout: float = 600,
+        rate_limiter: RateLimiter | None = None,
+        retries_429: int = 5,
+        max_retry_wait_s: float = 60.0,
+    ):
         self.upstream = upstream.base_url.rstrip("/")
         self.api_key = upstream.api_key
+        self.api = upstream.api
         self.rate_limiter = rate_limiter
+        self.retries_429, self.max_retry_wait_s = retries_429, max_retry_wait_s
         self.runs: dict[str, RunStats] = {}
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=30))
@@ -151,11 +177,16 @@ class Gateway(BackgroundHTTPService):
 
     def _record(self, stats: RunStats, entry: dict, failure: UpstreamError | None = None) -> None:
         with self._lock:
-            usage = entry.get("usage") or {}
-            stats.prompt_tokens += usage.get("prompt_tokens") or usage.get("input_tokens") or 0
-            stats.completion_tokens += usage.get("completion_tokens") or usage.get("output_tokens") or 0
-            with open(stats.transcript_path, "a") as transcript:
-                transcript.write(json.dumps(entry) + "\n")
+            usage = usage_from(entry.get("usage"))
+            stats.prompt_tokens += usage.prompt_tokens
+            stats.completion_tokens += usage.completion_tokens
+            stats.cached_tokens += usage.cached_tokens
+            stats.cache_write_tokens += usage.cache_write_tokens
+            stats.reasoning_tokens += usage.reasoning_tokens
+            if entry.get("status") == 429:  # the model never answered it: not a call toward the cap
+                stats.llm_calls -= 1
+            stats.rate_limited += entry.get("retries_429", 0) + (entry.get("status") == 429)
+            stats.writer.append(entry)
             stats.upstream_error = failure
             stats.transient_in_a_row = stats.transient_in_a_row + 1 if failure and not failure.fatal else 0
             too_many = stats.transient_in_a_row >= TRANSIENT_IN_A_ROW
@@ -163,6 +194,42 @@ class Gateway(BackgroundHTTPService):
                 stats.fatal = failure
                 if stats.on_fatal:
                     stats.on_fatal()
+
+    def send_upstream(self, path: str, headers: dict, raw: bytes, entry: dict) -> httpx.Response:
+        """POST to the upstream; a 429 is waited out and sent again (`retries_429` times at most, each wait
+        at most `max_retry_wait_s`), except `insufficient_quota`, which waiting does not fix. The waits are
+        noted in `entry`. Raises httpx.HTTPError when the upstream cannot be reached."""
+        for attempt in range(self.retries_429 + 1):
+            request = self._client.build_request("POST", self.upstream + path, headers=headers, content=raw)
+            reply = self._client.send(request, stream=True)
+            if reply.status_code != 429 or attempt == self.retries_429:
+                return reply
+            reply.read()  # kept: iter_bytes() replays it if this 429 is passed on
+            wait = retry_wait(reply.headers, attempt)
+            if wait > self.max_retry_wait_s or b"insufficient_quota" in reply.content:
+                return reply
+            reply.close()
+            entry["retries_429"] = attempt + 1
+            entry["retry_wait_s"] = round(entry.get("retry_wait_s", 0.0) + wait, 3)
+            time.sleep(wait)
+        return reply
+
+
+def retry_wait(headers, attempt: int) -> float:
+    """Seconds to wait before sending a rate-limited request again: OpenAI's `retry-after-ms`, else
+    `retry-after` (seconds or an HTTP date), else exponential backoff from one second."""
+    try:
+        if headers.get("retry-after-ms"):
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        after = headers.get("retry-after")
+        if after:
+            try:
+                return max(0.0, float(after))
+            except ValueError:
+                return max(0.0, email.utils.parsedate_to_datetime(after).timestamp() - time.time())
+    except (TypeError, ValueError):
+        pass
+    return min(2.0**attempt, 30.0)
 
 
 class _StreamReader:
@@ -251,10 +318,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         started = time.time()
         entry = {"time": started, "path": path, "request": body, "rate_limit_wait_s": round(waited, 3)}
         try:
-            request = self.gateway._client.build_request(
-                "POST", self.gateway.upstream + path, headers=self._headers(), content=raw
-            )
-            reply = self.gateway._client.send(request, stream=True)
+            reply = self.gateway.send_upstream(path, self._headers(), raw, entry)
         except httpx.HTTPError as e:
             entry.update(status=502, error=str(e), duration_s=round(time.time() - started, 3))
             self.gateway._record(stats, entry, unreachable(e, self._where(body)))
@@ -304,10 +368,14 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         return f"the agent's endpoint {self.gateway.upstream} (model {body.get('model', '?')})"
 
     def _headers(self) -> dict:
+        """The agent's headers, its own auth replaced by the upstream's: one header, of the upstream's kind."""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Authorization"] = f"Bearer {self.gateway.api_key}"
-        if "x-api-key" in {k.lower() for k in self.headers}:  # Anthropic's header
+        if self.gateway.api == "anthropic":
             headers["x-api-key"] = self.gateway.api_key
+            if "anthropic-version" not in {k.lower() for k in headers}:
+                headers["anthropic-version"] = ANTHROPIC_VERSION
+        else:
+            headers["Authorization"] = f"Bearer {self.gateway.api_key}"
         return headers
 
     def _send(self, status: int, headers, content: bytes) -> None:

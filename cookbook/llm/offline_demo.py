@@ -1,6 +1,7 @@
 """The offline demo: one scripted OpenAI-compatible server that plays the agent's model, the judge and the
-optimizer, so the whole learning path runs with no key and no network — with the real Cline binary, the
-real harness, the real Phoenix.
+optimizer (all named `demo-model`, which has no price: the demo counts tokens, not dollars), so the whole
+learning path runs with no key and no network — with the real Cline binary, the real harness, the real
+Phoenix. The server is as strict as the real APIs; the demo's clients send what a real model accepts.
 
 The script is a small, honest story:
 - The agent's model fixes the easy tasks at once (it sends the gold edits). On the other tasks it gives
@@ -18,6 +19,7 @@ import json
 import re
 
 from cookbook.llm.messages import messages_text, system_prompt
+from cookbook.llm.models import DEMO_MODEL
 from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of
 
 RULE_KEYWORD = "python -m pytest"
@@ -96,4 +98,4 @@ class DemoScript:
 
 def start_demo_server(instances: list[dict], latency: float = 0.0, log_path=None) -> ScriptedLLM:
     """Start the demo's scripted server (stop it with `.stop()`)."""
-    return ScriptedLLM(DemoScript(instances), latency=latency, log_path=log_path, model="demo-model").start()
+    return ScriptedLLM(DemoScript(instances), models={DEMO_MODEL}, latency=latency, log_path=log_path).start()

@@ -1,13 +1,27 @@
-"""A scripted OpenAI-compatible server on 127.0.0.1: the only test double of the project.
+"""A scripted model server on 127.0.0.1, as strict as the real APIs: the only test double of the project.
 
-It answers `POST /v1/chat/completions` (streaming and not, text and tool calls, with usage numbers),
-`GET /v1/models`, and Anthropic's `POST /v1/messages` (for Claude Code). A *script* — a function of
-the request body — chooses each reply, so a test or the offline demo can make the model behave
-differently by task, by turn, or by whether the rules in the system prompt contain a sentence. Every
-request is logged (in memory and, optionally, to a JSONL file), so tests assert on what a client
-really sent.
+It answers OpenAI's `POST /v1/chat/completions` (streamed and not, text and tool calls) and `GET
+/v1/models`, and Anthropic's `POST /v1/messages` (for Claude Code). A *script* — a function of the request
+body — chooses each reply, so a test or the offline demo can make the model behave differently by task,
+by turn, or by whether the rules in the system prompt contain a sentence. Every request is logged (in
+memory and, optionally, to a JSONL file) with the names of its auth headers, so tests assert on what a
+client really sent.
 
-    with ScriptedLLM(lambda request: Reply(content="hello")) as llm:
+It is no kinder than the services it stands for (/work/shared/REAL_APIS.md):
+- it serves only the `models` it is given: any other is a 404 `model_not_found` (`not_found_error`);
+- a request without its API's auth header (`Authorization: Bearer` / `x-api-key`), or with another key
+  than `api_key` when one is set, is a 401; Anthropic's also needs `anthropic-version` and `max_tokens`;
+- reasoning models (gpt-5 family, o-series, by name) reject `max_tokens`, a non-default `temperature` or
+  `top_p` (400), other models reject `reasoning_effort`; a reply's `reasoning_tokens` count against
+  `max_completion_tokens`: when they use it up, the reply is `finish_reason` "length" with empty content;
+- a stream carries usage only when the request set `stream_options.include_usage` (one extra chunk with
+  empty `choices`), and splits tool-call arguments across chunks; Anthropic streams send `ping`s and
+  split a tool call's input into `input_json_delta` fragments;
+- a chat request over its model's window (tiktoken's count, for models it knows) is a 400
+  `context_length_exceeded`;
+- errors have each API's body; a scripted 429 carries Retry-After (and OpenAI's retry-after-ms).
+
+    with ScriptedLLM(lambda request: Reply(content="hello"), models={"gpt-4.1"}) as llm:
         client = openai.OpenAI(base_url=llm.base_url, api_key="x")
 """
 
@@ -16,14 +30,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from cookbook.llm import scripted_wire as wire
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import messages_text
+from cookbook.llm.models import is_reasoning, limits
+from cookbook.llm.tokens import count_message_tokens
 
 
 @dataclass
@@ -31,29 +47,28 @@ class ToolCall:
     name: str
     arguments: dict
 
-    def to_openai(self, index: int) -> dict:
-        return {
-            "index": index,
-            "id": f"call_{uuid.uuid4().hex[:12]}",
-            "type": "function",
-            "function": {"name": self.name, "arguments": json.dumps(self.arguments)},
-        }
-
 
 @dataclass
 class Reply:
-    """One scripted answer. `status` other than 200 answers with an error body instead."""
+    """One scripted answer. `status` other than 200 answers with that API's error body instead (its
+    message `content`; `error_code` e.g. "insufficient_quota"; `retry_after` seconds as headers)."""
 
     content: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
-    prompt_tokens: int | None = None  # default: a rough count of the request
-    completion_tokens: int | None = None  # default: a rough count of the reply
+    prompt_tokens: int | None = None  # every input token, cached included; default: a rough count of the request
+    completion_tokens: int | None = None  # the visible answer; default: a rough count of it (reasoning comes on top)
+    reasoning_tokens: int = 0  # hidden reasoning spent before answering (reasoning models only)
+    cached_tokens: int = 0  # prompt tokens read from the prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to the prompt cache (Anthropic)
     status: int = 200
+    error_code: str = ""
+    retry_after: float | None = None
     delay: float | None = None  # seconds before answering; default: the server's latency
     hang: bool = False  # never answer (until the client goes away or the server stops)
 
 
 Script = Callable[[dict], Reply]
+AUTH_HEADERS = ("authorization", "x-api-key")
 
 
 def turn(request: dict) -> int:
@@ -62,15 +77,25 @@ def turn(request: dict) -> int:
 
 
 class ScriptedLLM(BackgroundHTTPService):
-    """The server. `latency` is added before every reply (a slow model, for benchmarks)."""
+    """The server for `models` (the names it serves). `latency` is added before every reply (a slow model,
+    for benchmarks); `api_key`, when set, is the only key it accepts."""
 
     def __init__(
-        self, script: Script, latency: float = 0.0, log_path: Path | str | None = None, model: str = "scripted-model"
+        self,
+        script: Script,
+        *,
+        models: Iterable[str],
+        latency: float = 0.0,
+        log_path: Path | str | None = None,
+        api_key: str | None = None,
     ):
         self.script = script
+        self.models = tuple(sorted(set(models)))
+        if not self.models:
+            raise ValueError("ScriptedLLM: declare the models it serves (models=...)")
         self.latency = latency
         self.log_path = Path(log_path) if log_path else None
-        self.model = model
+        self.api_key = api_key
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -85,8 +110,8 @@ class ScriptedLLM(BackgroundHTTPService):
     def _closing(self) -> None:
         self._stopping.set()  # releases the handlers of hanging replies
 
-    def record(self, path: str, body: dict) -> None:
-        entry = {"time": time.time(), "path": path, "body": body}
+    def record(self, path: str, body: dict, auth: list[str]) -> None:
+        entry = {"time": time.time(), "path": path, "body": body, "auth": auth}
         with self._lock:
             self.requests.append(entry)
             if self.log_path:
@@ -102,11 +127,97 @@ def _rough_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
+class RequestRefused(Exception):
+    """What the real API would answer instead of a completion: a status, a message, OpenAI's param and code."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+
+
+def check_openai(body: dict, headers, key: str | None) -> None:
+    """Raise RequestRefused where OpenAI's chat completions API would refuse the request."""
+    auth = headers.get("Authorization") or ""
+    if not auth.startswith("Bearer ") or not auth[7:].strip() or (key and auth[7:] != key):
+        raise RequestRefused(401, "Incorrect API key provided (or none: send Authorization: Bearer <key>).")
+    model = str(body.get("model") or "")
+    if is_reasoning(model):
+        if "max_tokens" in body:
+            message = (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead."
+            )
+            raise RequestRefused(400, message, "max_tokens", "unsupported_parameter")
+        for name in ("temperature", "top_p"):
+            if body.get(name) not in (None, 1, 1.0):
+                message = (
+                    f"Unsupported value: '{name}' does not support {body[name]} with this model. "
+                    "Only the default (1) value is supported."
+                )
+                raise RequestRefused(400, message, name, "unsupported_value")
+        if body.get("reasoning_effort") not in (None, "minimal", "low", "medium", "high"):
+            message = f"Invalid value: '{body['reasoning_effort']}'."
+            raise RequestRefused(400, message, "reasoning_effort", "invalid_value")
+    elif "reasoning_effort" in body:
+        message = "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+        raise RequestRefused(400, message, "reasoning_effort", "unsupported_parameter")
+    if body.get("stream_options") and not body.get("stream"):
+        message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+        raise RequestRefused(400, message, "stream_options", "invalid_value")
+
+
+def check_anthropic(body: dict, headers, key: str | None) -> None:
+    """Raise RequestRefused where Anthropic's Messages API would refuse the request."""
+    given = headers.get("x-api-key") or ""
+    if not given.strip() or (key and given != key):
+        raise RequestRefused(401, "invalid x-api-key")
+    if not headers.get("anthropic-version"):
+        raise RequestRefused(400, "anthropic-version: header is required")
+    if not isinstance(body.get("max_tokens"), int):
+        raise RequestRefused(400, "max_tokens: Field required")
+
+
+def check_window(body: dict) -> None:
+    """Raise RequestRefused (400 context_length_exceeded) when a chat request is over its model's window:
+    the request alone over the input limit, or with its answer budget over the window (tiktoken's count)."""
+    known = limits(str(body.get("model") or ""))
+    if not known:
+        return
+    prompt = count_message_tokens(body.get("messages") or [], str(body["model"]))
+    budget = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+    if prompt > (known.max_input or known.window) or prompt + budget > known.window:
+        message = (
+            f"This model's maximum context length is {known.window} tokens. However, you requested "
+            f"{prompt + budget} tokens ({prompt} in the messages, {budget} in the completion)."
+        )
+        raise RequestRefused(400, message, "messages", "context_length_exceeded")
+
+
+def answer_for(reply: Reply, body: dict, anthropic: bool) -> wire.Answer:
+    """The reply within the request's output budget: reasoning (reasoning models only) is spent first;
+    what does not fit is cut, and a cut answer ends with "length" (Anthropic: max_tokens)."""
+    model = str(body.get("model") or "")
+    known = limits(model)
+    budget = body.get("max_tokens") if anthropic else body.get("max_completion_tokens") or body.get("max_tokens")
+    budget = budget or (known.max_output if known else None)
+    reasoning = reply.reasoning_tokens if is_reasoning(model) and not anthropic else 0
+    calls = [(t.name, t.arguments) for t in reply.tool_calls]
+    visible = reply.completion_tokens or _rough_tokens(reply.content + json.dumps([a for _, a in calls]))
+    text, finish = reply.content, "tool_calls" if calls else "stop"
+    if budget is not None and reasoning + visible > budget:
+        reasoning = min(reasoning, budget)
+        visible = budget - reasoning
+        text, calls, finish = reply.content[: visible * 4], [], "length"
+    sent = json.dumps(body.get("messages", [])) + json.dumps(body.get("system", ""))
+    prompt = reply.prompt_tokens or _rough_tokens(sent)
+    return wire.Answer(text, calls, finish, prompt, visible, reasoning, reply.cached_tokens, reply.cache_write_tokens)
+
+
 class _ScriptedHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     @property
-    def llm(self):
+    def llm(self) -> ScriptedLLM:
         return self.server.owner
 
     def log_message(self, *args) -> None:  # quiet
@@ -114,156 +225,63 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
-            self._json(
-                200, {"object": "list", "data": [{"id": self.llm.model, "object": "model", "owned_by": "scripted"}]}
-            )
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in self.llm.models]
+            send_json(self, 200, {"object": "list", "data": data})
         else:
-            self._json(404, {"error": {"message": f"no route {self.path}"}})
+            send_json(self, 404, wire.openai_error(404, f"Invalid URL (GET {self.path})", code="unknown_url"))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        self.llm.record(self.path, body)
-        anthropic = self.path.split("?")[0].rstrip("/").endswith("/messages")
-        if not (anthropic or self.path.rstrip("/").endswith("/chat/completions")):
-            self._json(404, {"error": {"message": f"no route {self.path}"}})
-            return
+        path = self.path.split("?")[0].rstrip("/")
+        self.llm.record(self.path, body, [h for h in AUTH_HEADERS if h in {k.lower() for k in self.headers}])
+        anthropic = path.endswith("/messages")
+        if not (anthropic or path.endswith("/chat/completions")):
+            return send_json(self, 404, wire.openai_error(404, f"Invalid URL (POST {self.path})", code="unknown_url"))
         try:
+            (check_anthropic if anthropic else check_openai)(body, self.headers, self.llm.api_key)
+            model = str(body.get("model") or "")
+            if model not in self.llm.models:
+                if anthropic:
+                    raise RequestRefused(404, f"model: {model}")
+                message = f"The model `{model}` does not exist or you do not have access to it."
+                raise RequestRefused(404, message, "model", "model_not_found")
+            if not anthropic:
+                check_window(body)
             reply = self.llm.script(body)
+        except RequestRefused as refused:
+            return self._error(anthropic, refused.status, refused.message, refused.param, refused.code)
         except Exception as e:  # a broken script is a 500 the client sees, not a hung test
-            self._json(500, {"error": {"message": f"script error: {type(e).__name__}: {e}"}})
-            return
+            return self._error(anthropic, 500, f"script error: {type(e).__name__}: {e}")
         if reply.hang:
             self.llm._stopping.wait()
             return
         time.sleep(self.llm.latency if reply.delay is None else reply.delay)
         if reply.status != 200:
-            self._json(reply.status, {"error": {"message": reply.content or "scripted error", "type": "scripted"}})
-            return
-        usage = {
-            "prompt_tokens": reply.prompt_tokens or _rough_tokens(json.dumps(body.get("messages", []))),
-            "completion_tokens": reply.completion_tokens
-            or _rough_tokens(reply.content + json.dumps([t.arguments for t in reply.tool_calls])),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        if anthropic:
-            self._anthropic(body, reply, usage)
-            return
-        finish = "tool_calls" if reply.tool_calls else "stop"
-        calls = [t.to_openai(i) for i, t in enumerate(reply.tool_calls)]
-        base = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-            "created": int(time.time()),
-            "model": body.get("model", self.llm.model),
-        }
+            message = reply.content or "scripted error"
+            return self._error(anthropic, reply.status, message, None, reply.error_code or None, reply.retry_after)
+        answer = answer_for(reply, body, anthropic)
         if not body.get("stream"):
-            message = {"role": "assistant", "content": reply.content or None}
-            if calls:
-                message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
-            self._json(
-                200,
-                {
-                    **base,
-                    "object": "chat.completion",
-                    "usage": usage,
-                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                },
-            )
-            return
+            payload = wire.anthropic_message(answer, model) if anthropic else wire.openai_completion(answer, model)
+            return send_json(self, 200, payload)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        frames = wire.anthropic_stream(answer, model) if anthropic else wire.openai_stream(answer, model, include_usage)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
-
-        def send(delta: dict, finish_reason=None, **extra) -> None:
-            chunk = {
-                **base,
-                "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-                **extra,
-            }
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-
-        send({"role": "assistant", "content": ""})
-        if reply.content:
-            send({"content": reply.content})
-        if calls:
-            send({"tool_calls": calls})
-        send({}, finish)
-        if (body.get("stream_options") or {}).get("include_usage", True):
-            chunk = {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+        for frame in frames:
+            self.wfile.write(frame)
         self.wfile.flush()
         self.close_connection = True
 
-    def _anthropic(self, body: dict, reply: Reply, usage: dict) -> None:
-        """The reply in Anthropic's Messages API format (streamed as its SSE events, or whole)."""
-        blocks = ([{"type": "text", "text": reply.content}] if reply.content else []) + [
-            {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:12]}", "name": t.name, "input": t.arguments}
-            for t in reply.tool_calls
-        ]
-        message = {
-            "id": f"msg_{uuid.uuid4().hex[:12]}",
-            "type": "message",
-            "role": "assistant",
-            "model": body.get("model", self.llm.model),
-            "content": blocks,
-            "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
-        }
-        if not body.get("stream"):
-            self._json(200, message)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-
-        def event(kind: str, data: dict) -> None:
-            self.wfile.write(f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode())
-
-        event(
-            "message_start",
-            {
-                "message": {
-                    **message,
-                    "content": [],
-                    "stop_reason": None,
-                    "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": 1},
-                }
-            },
-        )
-        for index, block in enumerate(blocks):
-            if block["type"] == "text":
-                event("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
-                delta = {"type": "text_delta", "text": block["text"]}
-                event("content_block_delta", {"index": index, "delta": delta})
-            else:
-                event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
-                event(
-                    "content_block_delta",
-                    {
-                        "index": index,
-                        "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
-                    },
-                )
-            event("content_block_stop", {"index": index})
-        event(
-            "message_delta",
-            {
-                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                "usage": {"output_tokens": usage["completion_tokens"]},
-            },
-        )
-        event("message_stop", {})
-        self.wfile.flush()
-        self.close_connection = True
-
-    def _json(self, status: int, payload: dict) -> None:
-        send_json(self, status, payload)
+    def _error(self, anthropic: bool, status: int, message: str, param=None, code=None, retry_after=None) -> None:
+        if anthropic:
+            payload = wire.anthropic_error(status, message)
+        else:
+            payload = wire.openai_error(status, message, param, code)
+        send_json(self, status, payload, wire.retry_headers(retry_after, anthropic))
 
 
 def tool_names(request: dict) -> set[str]:

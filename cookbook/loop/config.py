@@ -12,8 +12,9 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cookbook.llm.endpoints import ROLES, default_model
 from cookbook.seams import ConfigurationError
 
 BASELINE_PROMPT = (
@@ -39,11 +40,28 @@ class LoopConfig(BaseModel):
     loops: int = Field(5, ge=1, description="optimization loops")
     workers: int = Field(4, ge=1, description="agent runs in parallel (~0.8 GB of memory each)")
     agent: Literal["cline", "cline-modal", "claude-code"] = "cline"
-    agent_model: str = Field("gpt-4.1", description="the agent's model")
-    judge_model: str = Field("gpt-5", description="the LLM judge's model")
-    optimizer_model: str = Field("gpt-5", description="the meta-prompt model")
+    agent_model: str | None = Field(None, description="the agent's model; None: $AGENT_MODEL, else gpt-4.1")
+    judge_model: str | None = Field(None, description="the LLM judge's model; None: $JUDGE_MODEL, else gpt-5")
+    optimizer_model: str | None = Field(None, description="the meta-prompt model; None: $OPTIMIZER_MODEL, else gpt-5")
+    # Where each role's model is reached (keys come from the environment only: see cookbook/llm/endpoints.py)
+    agent_api: Literal["openai", "anthropic"] | None = Field(
+        None, description="the agent's API kind; None: $AGENT_API, else anthropic for claude-code, else openai"
+    )
+    agent_base_url: str | None = Field(None, description="None: $AGENT_BASE_URL, else the provider's variable")
+    judge_base_url: str | None = Field(None, description="None: $JUDGE_BASE_URL, else $OPENAI_BASE_URL")
+    optimizer_base_url: str | None = Field(None, description="None: $OPTIMIZER_BASE_URL, else $OPENAI_BASE_URL")
+    judge_reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="reasoning models only; None: $JUDGE_REASONING_EFFORT, else the provider's default"
+    )
+    optimizer_reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="reasoning models only; None: $OPTIMIZER_REASONING_EFFORT, else the provider's default"
+    )
     optimizer_mode: Literal["rewrite", "delta"] = "rewrite"
-    context_size_k: int = Field(128, description="the optimizer's context window, in thousands of tokens")
+    context_size_k: int | None = Field(
+        None,
+        description="the optimizer's context window in TOKENS, as the cookbook passes it (400000 for gpt-5); "
+        "None: the optimizer model's window where known",
+    )
     harness: Literal["local", "docker", "modal"] = "local"
     repos_dir: str | None = Field(None, description="folder of <owner>__<name>.git mirrors")
     timeout_s: float = Field(900, gt=0, description="seconds per agent run before its process group is killed")
@@ -60,6 +78,25 @@ class LoopConfig(BaseModel):
     )
     phoenix: bool = Field(True, description="log datasets and experiments to Phoenix")
     baseline_prompt: str = BASELINE_PROMPT
+
+    @field_validator("context_size_k")
+    @classmethod
+    def _tokens_not_thousands(cls, value: int | None) -> int | None:
+        if value is not None and value < 1000:
+            raise ValueError(
+                f"context_size_k={value} looks like thousands of tokens; it is in tokens, as the cookbook passes "
+                f"it: {value * 1000} (gpt-5: 400000, gpt-4o: 128000), or None for the optimizer model's window"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _models_from_the_environment(self) -> LoopConfig:
+        """A model left None is the role's environment variable's, else the cookbook's, fixed here so that
+        config.json records the models a run used."""
+        for role in ROLES:
+            if getattr(self, f"{role}_model") is None:
+                setattr(self, f"{role}_model", default_model(role))
+        return self
 
     @model_validator(mode="before")
     @classmethod

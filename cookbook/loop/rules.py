@@ -17,8 +17,16 @@ def loop_tokens(row: dict) -> int:
     return int(row.get("agent_tokens", 0) + row.get("judge_tokens", 0) + row.get("optimizer_tokens", 0))
 
 
+COST_COLUMNS = ("agent_cost_usd", "judge_cost_usd", "optimizer_cost_usd")
+
+
+def _known(value) -> bool:
+    return value is not None and not pd.isna(value)
+
+
 def loop_cost_usd(row: dict) -> float:
-    return float(row.get("agent_cost_usd", 0) + row.get("judge_cost_usd", 0) + row.get("optimizer_cost_usd", 0))
+    """The loop's known cost (a stage whose models have no price counts 0: a USD budget refuses such models)."""
+    return float(sum(row[k] for k in COST_COLUMNS if _known(row.get(k))))
 
 
 def select_best(history: pd.DataFrame) -> int:
@@ -96,7 +104,10 @@ def estimate_line(loop: int, history: pd.DataFrame) -> str:
     rows = history.to_dict("records")
     if not rows:
         return f"loop {loop}: no estimate yet (the first loop's cost is the estimate of the next)"
+    priced = any(_known(row.get(k)) for row in rows for k in COST_COLUMNS)
+    spent = sum(map(loop_cost_usd, rows))
+    estimate, total = (f"${loop_cost_usd(rows[-1]):.2f}", f"${spent:.2f}") if priced else ("$n/a", "$n/a: no prices")
     return (
-        f"loop {loop}: estimated cost ~{loop_tokens(rows[-1]):,} tokens, ${loop_cost_usd(rows[-1]):.2f} "
-        f"(spent so far {sum(map(loop_tokens, rows)):,} tokens, ${sum(map(loop_cost_usd, rows)):.2f})"
+        f"loop {loop}: estimated cost ~{loop_tokens(rows[-1]):,} tokens, {estimate} "
+        f"(spent so far {sum(map(loop_tokens, rows)):,} tokens, {total})"
     )

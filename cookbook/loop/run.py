@@ -29,6 +29,12 @@ from cookbook.stats import accuracy, compare, errors, per_instance, scored
 SPLITS = ("train", "validation", "test")
 
 
+def known_sum(values) -> float | None:
+    """The sum of the costs that are known; None when none is (a model with no price: a scripted one)."""
+    known = [float(v) for v in values if v is not None and not pd.isna(v)]
+    return sum(known) if known else None
+
+
 def run_paths(run_name: str, results_root: Path | None = None, rulesets_root: Path | None = None) -> tuple[Path, Path]:
     """(results directory, rulesets directory) of a run."""
     results_root = results_root or PROJECT_DIR / "act_results"
@@ -230,11 +236,11 @@ class OptimizationRun:
             **{f"{name}_errors": errors(df) for name, df in results.items()},
             "agent_llm_calls": int(all_rows["llm_calls"].sum()),
             "agent_tokens": int(all_rows[["prompt_tokens", "completion_tokens"]].sum().sum()),
-            "agent_cost_usd": float(all_rows["cost_usd"].fillna(0).sum()),
+            "agent_cost_usd": known_sum(all_rows["cost_usd"]),
             "judge_tokens": int(train["judge_prompt_tokens"].sum() + train["judge_completion_tokens"].sum()),
-            "judge_cost_usd": float(train["judge_cost_usd"].fillna(0).sum()),
+            "judge_cost_usd": known_sum(train["judge_cost_usd"]),
             "optimizer_tokens": int(sum(c.prompt_tokens + c.completion_tokens for c in calls)),
-            "optimizer_cost_usd": float(sum(c.cost_usd or 0 for c in calls)),
+            "optimizer_cost_usd": known_sum([c.cost_usd for c in calls]),
             "leaky_rules": int(leaks["rule"].nunique()) if len(leaks) else 0,
             "ruleset": ruleset,
         }

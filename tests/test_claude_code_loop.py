@@ -12,6 +12,7 @@ from cookbook.agents.claude_code import ClaudeCodeAgent
 from cookbook.llm.endpoints import provider_variables
 from cookbook.llm.messages import system_prompt
 from cookbook.llm.offline_demo import RULE_KEYWORD, DemoScript
+from cookbook.llm.ping import is_ping
 from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, task_of, turn
 from cookbook.loop import read_ruleset_file, run_paths
 from cookbook.paths import PROJECT_DIR
@@ -75,7 +76,10 @@ def test_claude_code_on_anthropic_with_an_openai_judge_and_optimizer(bundled, ru
             cwd=str(PROJECT_DIR),
             progress_bar=False,
         )
-        agent_log, model_log = list(anthropic.requests), list(openai.requests)
+        pings = [r for r in anthropic.requests + openai.requests if is_ping(r["body"])]  # the preflight's
+        agent_log = [r for r in anthropic.requests if not is_ping(r["body"])]
+        model_log = [r for r in openai.requests if not is_ping(r["body"])]
+    assert len(pings) == 2  # one per endpoint and model: the agent's, and the judge's (the optimizer's is the same)
 
     assert "OFFLINE DEMO MODE" not in (tmp_path / "out.ipynb").read_text()
     # each upstream saw only its own API, its own header and its own key (a wrong key would have been a 401)

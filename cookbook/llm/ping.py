@@ -10,6 +10,12 @@ from cookbook.llm.upstream_errors import UpstreamError, classify, unreachable
 from cookbook.seams import Endpoint
 
 ANTHROPIC_VERSION = "2023-06-01"
+PING = [{"role": "user", "content": "Say OK."}]  # the preflight's request, all of it
+
+
+def is_ping(request: dict) -> bool:
+    """Whether a request body is the preflight's."""
+    return request.get("messages") == PING
 
 
 def ping(endpoint: Endpoint, role: str, timeout: float = 20.0) -> UpstreamError | None:
@@ -20,14 +26,14 @@ def ping(endpoint: Endpoint, role: str, timeout: float = 20.0) -> UpstreamError 
     if endpoint.api == "anthropic":
         url = f"{endpoint.base_url.rstrip('/')}/messages"
         headers = {"x-api-key": endpoint.api_key, "anthropic-version": ANTHROPIC_VERSION}
-        body = {"model": endpoint.model, "max_tokens": 16, "messages": [{"role": "user", "content": "Say OK."}]}
+        body = {"model": endpoint.model, "max_tokens": 16, "messages": PING}
     else:
         url = f"{endpoint.base_url.rstrip('/')}/chat/completions"
         headers = {"Authorization": f"Bearer {endpoint.api_key}"}
         body = {
             "model": endpoint.model,
             "max_completion_tokens": 16,
-            "messages": [{"role": "user", "content": "Say OK."}],
+            "messages": PING,
         }
     for attempt in range(2):
         try:

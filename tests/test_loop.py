@@ -58,10 +58,16 @@ def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
     client = phoenix_client(phoenix)
     for split in ("train", "test"):
         dataset = client.datasets.get_dataset(dataset=f"{run_name}-{split}")
-        names = sorted(e["name"] for e in client.experiments.list(dataset_id=dataset.id))
-        assert names == [f"{run_name} loop 0 {split}", f"{run_name} loop 1 {split}"]
+        experiments = sorted(client.experiments.list(dataset_id=dataset.id), key=lambda e: e["name"])
+        assert [e["name"] for e in experiments] == [f"{run_name} loop 0 {split}", f"{run_name} loop 1 {split}"]
+        for experiment in experiments:  # the ruleset beside its scores, tokens and costs, a trace per run
+            assert experiment["description"].startswith("Ran ") and f"{split} split" in experiment["description"]
+            assert experiment["metadata"]["agent_total_tokens"] > 0 and experiment["metadata"]["scored"] == 6
+            runs = client.experiments.get_experiment(experiment_id=experiment["id"])["task_runs"]
+            assert len(runs) == 6 and all(r["trace_id"] for r in runs)
     executed = (tmp_path / "executed.ipynb").read_text()
     assert "OFFLINE DEMO MODE" in executed and phoenix in executed
+    assert f"compare loop 0 with loop 1 (test): {phoenix}/datasets/" in executed
 
     # the same notebook and run name again: everything is read back, nothing is sent to the model
     sent = len(logged_requests(offline))

@@ -43,8 +43,8 @@ bench: setup
 	$(PY) -m benchmarks.bench_rate_limit
 	$(PY) -m benchmarks.bench_transcripts
 
-# A headless Chromium screenshot of Phoenix's experiments page after two logged loops.
-screenshot: setup
+# Headless Chromium screenshots of Phoenix after the demo: the experiments page and the ruleset Prompt's versions.
+screenshot: demo
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m tools.screenshot_experiments
 

@@ -1,16 +1,19 @@
-"""phoenix_experiments: datasets, one experiment per loop and split, and traces, in Phoenix.
+"""phoenix_experiments: datasets, one experiment per loop and split, each ruleset a Prompt version, traces.
 
     url = ensure_phoenix()                                  # a remote Phoenix by env var, else a local one
     train_ds, test_ds = create_datasets(train, test, "cline-act")
+    log_ruleset_version(url, api_key, run, loop, ruleset, results)      # the ruleset the loop ran, scored
     log_experiment_to_phoenix(url, api_key, train_ds, "loop-0-train", train_results, metadata)
+    phoenix_links(url, api_key, run_name, datasets)         # experiments pages, loop comparison, Prompt
 
 Without `PHOENIX_COLLECTOR_ENDPOINT` / `PHOENIX_HOST` (and `PHOENIX_API_KEY`), `ensure_phoenix()` starts
 `phoenix serve` bound to 127.0.0.1 on a free port with its sqlite working directory under the cookbook
 dir, records it in `server.json`, and later cells and processes reuse it; `stop_phoenix()` stops it.
 
-Logging is idempotent: an experiment is found again by dataset and name, and only the runs and
-evaluations it lacks are added, so a call that failed half-way (Phoenix down) can simply be repeated.
-The results themselves are already on disk before anything is sent here.
+Logging is idempotent: an experiment is found again by dataset and name, a Prompt version by its loop and
+text, and only the runs, traces and evaluations that are missing are added, so a call that failed
+half-way (Phoenix down) can simply be repeated. The results themselves are already on disk before
+anything is sent here. The pieces Phoenix shows are built in `cookbook/phoenix/`.
 """
 
 from __future__ import annotations
@@ -23,17 +26,32 @@ import subprocess
 import sys
 import time
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pandas as pd
 
 from cookbook.credentials import without_credentials
 from cookbook.files import atomic_write_text
-from cookbook.harnesses.grading import as_test_list
 from cookbook.paths import PROJECT_DIR, cookbook_dir
+from cookbook.phoenix import rest
+from cookbook.phoenix.prompts import (
+    RulesetVersion,
+    linked_version,
+    log_version,
+    prompt_id,
+    prompt_name,
+    selection,
+    versions_url,
+)
+from cookbook.phoenix.runs import experiment_description, log_rows, open_experiment
+from cookbook.phoenix.scores import split_score, usage
 from cookbook.seams import CookbookError
+from cookbook.stats import accuracy
+
+if TYPE_CHECKING:
+    from cookbook.loop import OptimizationRun
 
 STARTUP_TIMEOUT_S = 180
 
@@ -182,16 +200,11 @@ def create_datasets(
 
 
 # -- experiments ---------------------------------------------------------------------------------------
-def _time(value, fallback: datetime) -> datetime:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
-        return fallback
-    stamp = pd.Timestamp(value)
-    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
-
-
-def _field(record, name: str):
-    """A field of a record the client returns as a dict or as a dataclass."""
-    return record[name] if isinstance(record, dict) else getattr(record, name)
+def _unavailable(what: str, call: str, error: Exception) -> PhoenixUnavailable:
+    return PhoenixUnavailable(
+        f"Could not log {what} to Phoenix ({type(error).__name__}: {error}). The results are on disk; "
+        f"call {call} again when Phoenix is back — it adds only what is missing."
+    )
 
 
 def log_experiment_to_phoenix(
@@ -203,14 +216,19 @@ def log_experiment_to_phoenix(
     metadata: dict | None = None,
 ) -> dict:
     """Log precomputed results as a Phoenix experiment (the cookbook's call); return a summary with the
-    experiment id and URL, the runs logged now, and the instances not in the dataset.
+    experiment id and URL, its description, the runs logged now, and the instances not in the dataset.
 
-    One run per row: output = the agent's patch (`cline_patch`), the row's real start and end times, the
-    harness result as a CODE evaluation `pass_or_fail` (score 1/0, failing tests as explanation) and,
-    where present, the judge's `correctness` + `explanation` as an LLM evaluation. Metadata: yours plus
-    accuracy and size. Calling it again logs only what is missing.
+    One run per row: output = the agent's patch (`cline_patch`), the row's real start and end times, a
+    trace of the run (the agent's LLM calls from the gateway's transcript with model and tokens, the
+    judge's call beside them), the harness result as a CODE evaluation `pass_or_fail` (score 1/0, failing
+    tests as explanation; none for an infrastructure error, which is the run's error) and, where present,
+    the judge's `correctness` + `explanation` as an LLM evaluation. The description names the loop, the
+    split and the ruleset's Prompt version (see `log_ruleset_version`); the metadata is yours plus the
+    accuracy over scored rows with its Wilson interval, the error count, tokens and cost. Calling it again
+    logs only what is missing.
     """
-    client = phoenix_client(hostname, api_key)
+    url = hostname or ensure_phoenix()
+    client = phoenix_client(url, api_key)
     try:
         examples = {ex["metadata"].get("instance_id"): ex["id"] for ex in dataset_obj.examples}
         rows = experiment_df.to_dict("records")
@@ -222,19 +240,25 @@ def log_experiment_to_phoenix(
                 stacklevel=2,
             )
         rows = [r for r in rows if r["instance_id"] in examples]
-        passed = sum(r["pass_or_fail"] == "pass" for r in rows)
-        meta = {"size": len(rows), "accuracy": round(passed / len(rows), 4) if rows else None, **(metadata or {})}
+        frame = pd.DataFrame(rows, columns=experiment_df.columns)
+        score = split_score(frame)
+        meta = {**(metadata or {}), "size": len(rows), **score.as_dict(), **usage(frame)}
         repetitions = max([int(r.get("attempt") or 0) + 1 for r in rows] + [1])
-        experiment, logged_runs, evaluated = _experiment(client, dataset_obj, experiment_name, meta, repetitions)
-        new_runs = sum(_log_row(client, experiment["id"], examples, row, logged_runs, evaluated) for row in rows)
+        with rest(url, api_key) as http:
+            version = linked_version(http, url, meta)
+            meta["prompt_version_id"] = version["id"] if version else None
+            description = experiment_description(meta, score, version)
+            experiment, logged, evaluated = open_experiment(
+                client, http, dataset_obj, experiment_name, description, meta, repetitions
+            )
+            judge_model = str(meta.get("judge_model") or "")
+            new_runs = log_rows(client, http, experiment, examples, rows, logged, evaluated, judge_model)
     except httpx.HTTPError as e:
-        raise PhoenixUnavailable(
-            f"Could not log {experiment_name} to Phoenix ({type(e).__name__}: {e}). The results are on disk; "
-            "call log_experiment_to_phoenix again when Phoenix is back — it adds only what is missing."
-        ) from e
+        raise _unavailable(experiment_name, "log_experiment_to_phoenix", e) from e
     return {
         "experiment_id": experiment["id"],
         "experiment_name": experiment_name,
+        "description": description,
         "runs_logged": new_runs,
         "unknown_instances": unknown,
         "metadata": meta,
@@ -242,74 +266,78 @@ def log_experiment_to_phoenix(
     }
 
 
-def _experiment(client, dataset_obj, name: str, meta: dict, repetitions: int) -> tuple[dict, dict, set]:
-    """The experiment of that name on this dataset version (made now if new), its runs by (example,
-    repetition) and the (run, evaluation name) pairs it already has."""
-    experiment = next(
-        (
-            e
-            for e in client.experiments.list(dataset_id=dataset_obj.id)
-            if e["name"] == name and e["dataset_version_id"] == dataset_obj.version_id
-        ),
-        None,
+# -- rulesets ------------------------------------------------------------------------------------------
+def log_ruleset_version(
+    hostname: str | None,
+    api_key: str | None,
+    run: OptimizationRun,
+    loop: int,
+    ruleset: str,
+    results: dict[str, pd.DataFrame],
+) -> dict:
+    """Log the ruleset `loop` ran as a version of the run's Prompt (one Prompt per run, named after it):
+    the agent's base prompt with the ruleset, tagged `loop-<loop>`, described by the scores it earned
+    (`results`: {split: rows}; accuracy over scored rows with its Wilson interval) and the selection
+    verdict over the loops known so far (`select_best`); the tag `best` moves to the selected loop.
+    Call it before logging the loop's experiments, whose descriptions then name this version. Logging
+    the same loop again adds nothing. Returns the Prompt, the version id and its URL, and the verdict."""
+    url = hostname or ensure_phoenix()
+    c = run.config
+    ran = {split: df for split, df in results.items() if df is not None}
+    best, chosen_on, verdict = selection(run.history, loop, {split: accuracy(df) for split, df in ran.items()})
+    shas = [s for df in ran.values() if "ruleset_sha" in df for s in df["ruleset_sha"].dropna().astype(str)]
+    version = RulesetVersion(
+        c.run_name,
+        loop,
+        c.baseline_prompt,
+        ruleset,
+        c.agent_model,
+        "ANTHROPIC" if c.agent == "claude-code" else "OPENAI",
+        {split: split_score(df) for split, df in ran.items()},
+        best,
+        chosen_on,
+        verdict,
+        shas[0] if shas else "",
     )
-    if experiment is None:
-        experiment = client.experiments.create(
-            dataset_id=dataset_obj.id,
-            dataset_version_id=dataset_obj.version_id,
-            experiment_name=name,
-            experiment_metadata=meta,
-            repetitions=repetitions,
-        )
-        return experiment, {}, set()
-    ran = client.experiments.get_experiment(experiment_id=experiment["id"])
-    logged_runs = {(r["dataset_example_id"], r["repetition_number"]): r["id"] for r in ran["task_runs"]}
-    evaluated = {(_field(e, "experiment_run_id"), _field(e, "name")) for e in ran["evaluation_runs"]}
-    return experiment, logged_runs, evaluated
+    try:
+        with rest(url, api_key) as http:
+            stored, created = log_version(http, version)
+            pid = prompt_id(http, prompt_name(c.run_name))
+    except httpx.HTTPError as e:
+        raise _unavailable(f"the ruleset of loop {loop}", "log_ruleset_version", e) from e
+    return {
+        "prompt": prompt_name(c.run_name),
+        "prompt_id": pid,
+        "version_id": stored["id"],
+        "tag": f"loop-{loop}",
+        "created": created,
+        "verdict": verdict,
+        "url": versions_url(url, pid, stored["id"]),
+    }
 
 
-def _log_row(client, experiment_id: str, examples: dict, row: dict, logged_runs: dict, evaluated: set) -> bool:
-    """Log one row's run and evaluations, whichever are missing; True if the run is new."""
-    key = (examples[row["instance_id"]], int(row.get("attempt") or 0) + 1)
-    start = _time(row.get("started_at"), datetime.now(UTC))
-    end = _time(row.get("finished_at"), start)
-    run_id = logged_runs.get(key)
-    if run_id is None:
-        run = client.experiments.log_run(
-            experiment_id=experiment_id,
-            dataset_example_id=key[0],
-            output=row.get("cline_patch") or "",
-            start_time=start,
-            end_time=end,
-            repetition_number=key[1],
-            error=(row.get("error") or None) if row.get("outcome") in ("error", "timeout") else None,
+def phoenix_links(hostname: str, api_key: str | None, run_name: str, datasets: dict) -> dict[str, str]:
+    """Where to look in Phoenix for a run: each dataset's experiments page, the comparison of the run's
+    last two loops on each split, and the versions page of the run's ruleset Prompt."""
+    client = phoenix_client(hostname, api_key)
+    links = {}
+    for split, dataset in datasets.items():
+        links[f"experiments ({split})"] = client.experiments.get_dataset_experiments_url(dataset.id)
+        experiments = client.experiments.list(dataset_id=dataset.id)
+        ours = sorted(
+            (e for e in experiments if (e.get("metadata") or {}).get("run_name") == run_name),
+            key=lambda e: e["metadata"].get("loop", -1),
         )
-        run_id = run["id"]
-    if (run_id, "pass_or_fail") not in evaluated:
-        failing = as_test_list(row.get("failed_tests"))
-        client.experiments.log_evaluation(
-            experiment_run_id=run_id,
-            name="pass_or_fail",
-            annotator_kind="CODE",
-            score=1.0 if row["pass_or_fail"] == "pass" else 0.0,
-            label=row["pass_or_fail"],
-            explanation=("failing tests: " + ", ".join(failing)) if failing else str(row.get("score_reason") or ""),
-            start_time=end,
-            end_time=end,
-        )
-    correctness = row.get("correctness")
-    if isinstance(correctness, str) and correctness and (run_id, "correctness") not in evaluated:
-        client.experiments.log_evaluation(
-            experiment_run_id=run_id,
-            name="correctness",
-            annotator_kind="LLM",
-            score=1.0 if correctness == "correct" else 0.0,
-            label=correctness,
-            explanation=str(row.get("explanation") or ""),
-            start_time=end,
-            end_time=end,
-        )
-    return key not in logged_runs
+        if len(ours) >= 2:  # the base experiment first, as Phoenix's compare view reads them
+            before, after = ours[-2], ours[-1]
+            label = f"compare loop {before['metadata'].get('loop')} with loop {after['metadata'].get('loop')} ({split})"
+            query = f"experimentId={before['id']}&experimentId={after['id']}"
+            links[label] = f"{hostname.rstrip('/')}/datasets/{dataset.id}/compare?{query}"
+    with rest(hostname, api_key) as http:
+        pid = prompt_id(http, prompt_name(run_name))
+    if pid:
+        links[f"ruleset versions (Prompt {prompt_name(run_name)})"] = versions_url(hostname, pid)
+    return links
 
 
 # -- traces --------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from conftest import logged_requests, run_notebook, wait_until_gone
 from cookbook.llm.messages import system_prompt
 from cookbook.loop import read_ruleset_file, run_paths
 from cookbook.paths import PROJECT_DIR
+from cookbook.phoenix import rest
+from cookbook.phoenix.prompts import list_versions, prompt_name
 from phoenix_experiments import phoenix_client
 
 pytestmark = pytest.mark.slow
@@ -57,10 +59,23 @@ def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
     client = phoenix_client(phoenix)
     for split in ("train", "test"):
         dataset = client.datasets.get_dataset(dataset=f"{run_name}-{split}")
-        names = sorted(e["name"] for e in client.experiments.list(dataset_id=dataset.id))
-        assert names == [f"{run_name} loop 0 {split}", f"{run_name} loop 1 {split}"]
+        experiments = sorted(client.experiments.list(dataset_id=dataset.id), key=lambda e: e["name"])
+        assert [e["name"] for e in experiments] == [f"{run_name} loop 0 {split}", f"{run_name} loop 1 {split}"]
+        for experiment in experiments:  # the ruleset beside its scores, tokens and costs, a trace per run
+            assert experiment["description"].startswith("Ran ") and f"{split} split" in experiment["description"]
+            assert experiment["metadata"]["agent_total_tokens"] > 0 and experiment["metadata"]["scored"] == 6
+            runs = client.experiments.get_experiment(experiment_id=experiment["id"])["task_runs"]
+            assert len(runs) == 6 and all(r["trace_id"] for r in runs)
+    with rest(phoenix) as http:  # the rulesets as a Prompt: one version per loop, holding the ruleset it ran
+        versions = list(reversed(list_versions(http, prompt_name(run_name))))
+        tags = [{t["name"] for t in http.get(f"v1/prompt_versions/{v['id']}/tags").json()["data"]} for v in versions]
+    assert [len(versions), "loop-0" in tags[0], "loop-1" in tags[1]] == [2, True, True]
+    assert rule.strip() in json.dumps(versions[1]["template"]) and rule.strip() not in json.dumps(
+        versions[0]["template"]
+    )
     executed = (tmp_path / "executed.ipynb").read_text()
     assert "OFFLINE DEMO MODE" in executed and phoenix in executed
+    assert f"compare loop 0 with loop 1 (test): {phoenix}/datasets/" in executed
 
     # the same notebook and run name again: everything is read back, nothing is sent to the model
     sent = len(logged_requests(offline))

@@ -1,27 +1,35 @@
-"""A headless Chromium screenshot of a Phoenix dataset's experiments page after two logged loops.
+"""Screenshots of Phoenix after `make demo`, as a user sees it in a browser (headless Chromium):
 
-Starts its own Phoenix (in `COOKBOOK_DIR/phoenix-screenshot`), uploads the bundled benchmark as a dataset,
-logs two loops of results as experiments (illustrative results: loop 1 solves more than loop 0), and saves
-`COOKBOOK_DIR/screenshots/experiments.png`. Needs Debian's `chromium` (`make screenshot` installs it).
+- `experiments.png`: the experiments page of the run's test dataset — one experiment per loop, with its
+  description (the loop, the split, the ruleset's Prompt version), the annotation, latency and cost charts,
+  and the table's tokens, cost, error rate and metadata columns;
+- `prompt_versions.png`: the versions page of the run's ruleset Prompt — one version per loop, each with
+  its tags and scores, the newest one's text (base prompt and ruleset) open.
+
+It uses the Phoenix the demo left running (or starts the local one again on the same data) and the demo's
+run (`offline-demo` without a key, else `bundled-demo`; `--run-name` for another), and saves the pictures
+in `COOKBOOK_DIR/screenshots/`. `make screenshot` runs the demo first and installs Debian's `chromium` if
+it is missing.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import pandas as pd
-
-from cookbook.data import load_instances
+from cookbook.llm.endpoints import offline
 from cookbook.paths import cookbook_dir
-from phoenix_experiments import create_dataset, ensure_phoenix, log_experiment_to_phoenix, phoenix_client, stop_phoenix
+from cookbook.phoenix import rest
+from cookbook.phoenix.prompts import list_versions, prompt_id, prompt_name, versions_url
+from phoenix_experiments import ensure_phoenix, phoenix_client
 
 CHROMIUM_FLAGS = [
     "--headless",
-    "--no-sandbox",
+    "--no-sandbox",  # runs as root in containers
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
@@ -29,58 +37,57 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
-    "--window-size=1500,900",
-    "--virtual-time-budget=20000",
+    "--virtual-time-budget=25000",  # let the page's queries finish and the charts draw
+    "--force-prefers-reduced-motion",  # charts drawn whole, not caught mid-animation
 ]
+# the experiments table is wide: a 3600-pixel page drawn at 0.75 shows every column, as 2700 pixels
+VIEWS = {
+    "experiments.png": ["--window-size=3600,1000", "--force-device-scale-factor=0.75"],
+    "prompt_versions.png": ["--window-size=1600,1400", "--force-device-scale-factor=1"],
+}
 
 
-def loop_results(instances: pd.DataFrame, solved_every: int) -> pd.DataFrame:
-    start = datetime.now(UTC)
-    rows = []
-    for i, inst in enumerate(instances.to_dict("records")):
-        passed = i % solved_every == 0
-        rows.append(
-            {
-                "instance_id": inst["instance_id"],
-                "attempt": 0,
-                "cline_patch": inst["patch"] if passed else "",
-                "pass_or_fail": "pass" if passed else "fail",
-                "status": "resolved" if passed else "unresolved",
-                "failed_tests": [] if passed else inst["FAIL_TO_PASS"],
-                "started_at": (start + timedelta(seconds=10 * i)).isoformat(),
-                "finished_at": (start + timedelta(seconds=10 * i + 8)).isoformat(),
-            }
+def screenshot(browser: str, page: str, out: Path, view: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [browser, *CHROMIUM_FLAGS, *view, f"--user-data-dir={profile}", f"--screenshot={out}", page],
+            check=True,
+            capture_output=True,
+            timeout=180,
         )
-    return pd.DataFrame(rows)
+    print(f"{page}\n  -> {out}")
 
 
-def main() -> None:
+def pages(url: str, run_name: str, split: str) -> dict[str, str]:
+    """{picture name: page} for the run; exits with what to do when the demo has not logged it yet."""
+    client = phoenix_client(url)
+    try:
+        dataset = client.datasets.get_dataset(dataset=f"{run_name}-{split}")
+    except Exception:
+        sys.exit(f"Phoenix at {url} has no dataset {run_name}-{split}: run `make demo` first.")
+    found = {"experiments.png": client.experiments.get_dataset_experiments_url(dataset.id)}
+    name = prompt_name(run_name)
+    with rest(url) as http:
+        pid, versions = prompt_id(http, name), list_versions(http, name)
+    if not pid:
+        sys.exit(f"Phoenix at {url} has no Prompt {name}: the run logged no ruleset version (log_ruleset_version).")
+    found["prompt_versions.png"] = versions_url(url, pid, versions[0]["id"])  # the newest version, open
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-name", default="offline-demo" if offline() else "bundled-demo")
+    parser.add_argument("--split", default="test", help="whose dataset's experiments page (train or test)")
+    parser.add_argument("--out-dir", type=Path, default=cookbook_dir() / "screenshots")
+    args = parser.parse_args(argv)
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         sys.exit("chromium is not installed: apt-get install chromium (make screenshot does it)")
-    working_dir = cookbook_dir() / "phoenix-screenshot"
-    out = cookbook_dir() / "screenshots" / "experiments.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    url = ensure_phoenix(working_dir)
-    try:
-        instances = load_instances("bundled")
-        dataset = create_dataset(phoenix_client(url), "bundled-train", instances)
-        for loop, every in ((0, 3), (1, 2)):
-            df = loop_results(instances, every)
-            log_experiment_to_phoenix(
-                url, None, dataset, f"loop-{loop}-train", df, {"loop": loop, "split": "train", "agent": "cline"}
-            )
-        page = phoenix_client(url).experiments.get_dataset_experiments_url(dataset.id)
-        with tempfile.TemporaryDirectory() as profile:
-            subprocess.run(
-                [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", page],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        print(f"screenshot of {page} saved to {out}")
-    finally:
-        stop_phoenix(working_dir)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    url = ensure_phoenix()  # the demo's, still running, or the local one again on the same data
+    for picture, page in pages(url, args.run_name, args.split).items():
+        screenshot(browser, page, args.out_dir / picture, VIEWS[picture])
 
 
 if __name__ == "__main__":

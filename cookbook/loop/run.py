@@ -146,18 +146,20 @@ class OptimizationRun:
         return f"{self.config.run_name} loop {loop} {split}"
 
     def experiment_metadata(self, loop: int, split: str, df: pd.DataFrame, ruleset: str) -> dict:
+        """What a loop's experiment records besides its rows. `run_name`, `loop` and `ruleset_sha` link it
+        to the ruleset's Prompt version; `judge_model` names the judge's calls in its traces.
+        `log_experiment_to_phoenix` adds the accuracy (over scored rows, with its interval), the error
+        count, tokens and cost."""
         c = self.config
         return {
+            "run_name": c.run_name,
             "loop": loop,
             "split": split,
-            "accuracy": round(accuracy(df), 4),
-            "size": len(df),
-            "infrastructure_errors": errors(df),
             "agent": c.agent,
             "model": c.agent_model,
-            "ruleset_sha": df["ruleset_sha"].iloc[0] if len(df) else "",
+            "judge_model": c.judge_model,
+            "ruleset_sha": str(df["ruleset_sha"].iloc[0]) if len(df) else "",
             "ruleset": ruleset,
-            "run_name": c.run_name,
         }
 
     # -- the loop's files -------------------------------------------------------------------------------

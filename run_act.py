@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from cookbook.agents import make_agent
 from cookbook.data import load_instances
 from cookbook.files import atomic_write_text
-from cookbook.harnesses import get_harness
+from cookbook.harnesses import choose_harness, get_harness
 from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.gateway import Gateway, RateLimiter
 from cookbook.llm.prices import price
@@ -98,7 +98,7 @@ def run_act(
     *,
     agent: str | Agent = "cline",
     endpoint: Endpoint | None = None,
-    harness: str | Harness = "local",
+    harness: str | Harness | None = None,
     repos_dir: str | Path | None = None,
     split: str = "test",
     timeout: float = 900,
@@ -128,6 +128,7 @@ def run_act(
     endpoint = endpoint or endpoint_for(os.environ.get("AGENT_MODEL") or DEFAULT_AGENT_MODEL)
     if isinstance(agent, str):
         agent = make_agent(agent, endpoint.model)
+    harness = choose_harness(harness, instances)  # None: the data's (docker when rows name images); refuses misfits
     if isinstance(harness, str):
         harness = get_harness(harness, workers=1, repos_dir=repos_dir)
     testbed = make_testbed(harness.name, agent, repos_dir)

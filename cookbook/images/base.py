@@ -19,11 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cookbook.images.build import build_image, image_exists
+from cookbook.images.build import build_image, image_exists, inputs_hash
 from cookbook.seams import HarnessError
 
-BASE_VERSION = "1"  # bump when the base Dockerfile changes: every image built on it is rebuilt
-BASE_IMAGE = f"cookbook/base:{BASE_VERSION}"
 DEBIAN_IMAGE = "cookbook/debian:bookworm-minbase"
 REGISTRY_IMAGE = "python:3.11-slim"
 DEBIAN_PACKAGES = "python3,python3-venv,python3-pip,git,patch,ca-certificates"
@@ -42,7 +40,9 @@ ENV {cert_env} LANG=C.UTF-8
 RUN git config --system --add safe.directory '*'
 # containers idle on `sleep` / `tail` as PID 1, which ignores SIGTERM: stop them at once
 STOPSIGNAL SIGKILL
+CMD ["bash"]
 """
+BASE_IMAGE = f"cookbook/base:{inputs_hash(BASE_DOCKERFILE)}"  # a changed Dockerfile makes a new base (and images)
 
 
 def ensure_base_image(log_dir: Path) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cookbook.docker_engine import check_engine, run_id, sweep_leftovers
 from cookbook.harnesses.grading import LOG_TAIL_CHARS, PATCH_DOES_NOT_APPLY, report_verdict
-from cookbook.images import with_specs
+from cookbook.images import check_spec_fields, with_specs
 from cookbook.paths import cookbook_dir
 from cookbook.seams import ERROR, UNRESOLVED, ScoreResult
 
@@ -71,6 +71,7 @@ class SWEBenchHarness:
             else:
                 results[inst["instance_id"]] = ScoreResult(inst["instance_id"], UNRESOLVED, EMPTY_PATCH)
         if to_run:
+            check_spec_fields(to_run)  # a malformed row is named before any work
             self.check_ready()
             rows = with_specs(to_run, self.repos_dir, progress=self.progress)
             for result in self.run_evaluation(rows, patches):

@@ -72,10 +72,16 @@ def _check_partial(instance: dict) -> bool:
     return bool(missing)
 
 
+def check_spec_fields(instances: list[dict]) -> int:
+    """Raise HarnessError for a row that carries only some of swebench's fields; return how many rows
+    the project must make them for."""
+    return sum(_check_partial(inst) for inst in instances)
+
+
 def with_specs(instances: list[dict], repos_dir: Path | str | None = None, progress: bool = False) -> list[dict]:
     """`with_spec` for every row, with a progress bar over the rows whose images the project makes."""
     rows = []
-    to_build = sum(_check_partial(inst) for inst in instances)  # every row checked before any build
+    to_build = check_spec_fields(instances)  # every row checked before any build
     with tqdm(total=to_build, desc="instance images", disable=not (progress and to_build)) as bar:
         for inst in instances:
             rows.append(with_spec(inst, repos_dir))

@@ -24,15 +24,16 @@ from cookbook.seams import HarnessError
 
 DEBIAN_IMAGE = "cookbook/debian:bookworm-minbase"
 REGISTRY_IMAGE = "python:3.11-slim"
-DEBIAN_PACKAGES = "python3,python3-venv,python3-pip,git,patch,ca-certificates"
+DEBIAN_PACKAGES = "python3,python3-venv,python3-pip,git,patch,procps,ca-certificates"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CERT_ENV = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO")
 
 BASE_DOCKERFILE = """\
 FROM {source}
 SHELL ["/bin/bash", "-c"]
-RUN (command -v git && command -v patch) >/dev/null || \\
-    (apt-get update -qq && apt-get install -y -qq --no-install-recommends git patch ca-certificates \\
+# git and patch apply patches; swebench stops a test run over its deadline with `kill`
+RUN type -P git patch kill >/dev/null || \\
+    (apt-get update -qq && apt-get install -y -qq --no-install-recommends git patch procps ca-certificates \\
      && rm -rf /var/lib/apt/lists/*)
 {copy_certs}
 ENV {cert_env} LANG=C.UTF-8

@@ -66,6 +66,14 @@ class DockerTestbed:
     def prepare(self, instance: dict) -> Workspace:
         """Copy /testbed out of the image, snapshot it, and start the container with it bound in."""
         image = with_spec(instance, self.repos_dir)["image"]
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
+            pulled = subprocess.run(["docker", "pull", "-q", image], capture_output=True, text=True)
+            if pulled.returncode != 0:
+                raise DockerUnavailable(
+                    f"The instance image {image} is not on this machine and cannot be pulled "
+                    f"({pulled.stderr.strip()[-300:]}); pull it where its registry is reachable (docker pull, "
+                    "then docker save / docker load here)."
+                )
         self.root.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix=f"{instance['instance_id']}-", dir=self.root))
         container = f"cookbook-{self.run}-{run_dir.name.rsplit('-', 1)[-1].lower()}"

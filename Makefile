@@ -7,7 +7,7 @@ DATASET ?= bundled
 REPOS_DIR ?=
 HARNESS ?=
 
-.PHONY: setup test demo stop-phoenix bench validate-benchmark screenshot lint clean
+.PHONY: setup docker-engine test demo stop-phoenix bench validate-benchmark screenshot lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -23,7 +23,13 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup
+# A Docker engine for the docker harness: as root, Debian's docker.io (and debootstrap) installed if missing
+# and dockerd started if none answers; elsewhere, what to start (Docker Desktop …).
+docker-engine:
+	bash tools/docker_engine.sh
+
+# The docker tests run for real: the engine first.
+test: setup docker-engine
 	$(PY) -m pytest
 
 demo: setup
@@ -32,11 +38,12 @@ demo: setup
 stop-phoenix: setup
 	$(PY) -m cookbook stop-phoenix
 
-validate-benchmark: setup
+validate-benchmark: setup $(if $(filter docker,$(HARNESS)),docker-engine)
 	$(PY) -m cookbook validate-benchmark --dataset $(DATASET) $(if $(REPOS_DIR),--repos-dir $(REPOS_DIR)) $(if $(HARNESS),--harness $(HARNESS))
 
-bench: setup
+bench: setup docker-engine
 	$(PY) -m benchmarks.bench_workspaces
+	$(PY) -m benchmarks.bench_harness
 	$(PY) -m benchmarks.bench_run_act
 	$(PY) -m benchmarks.bench_optimizer
 	$(PY) -m benchmarks.bench_phoenix

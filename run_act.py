@@ -25,7 +25,7 @@ from cookbook.agent_run import AgentRunner
 from cookbook.agents import make_agent
 from cookbook.credentials import remember_secret
 from cookbook.data import load_instances
-from cookbook.harnesses import get_harness
+from cookbook.harnesses import choose_harness, get_harness
 from cookbook.llm.endpoints import agent_api, endpoint_for
 from cookbook.llm.gateway import Gateway, RateLimiter
 from cookbook.paths import cookbook_dir
@@ -77,7 +77,7 @@ def run_act(
     *,
     agent: str | Agent = "cline",
     endpoint: Endpoint | None = None,
-    harness: str | Harness = "local",
+    harness: str | Harness | None = None,
     repos_dir: str | Path | None = None,
     split: str = "test",
     timeout: float = 900,
@@ -108,6 +108,7 @@ def run_act(
     endpoint = endpoint or endpoint_for(role="agent", api=agent_api(getattr(agent, "name", agent)))
     if isinstance(agent, str):
         agent = make_agent(agent, endpoint.model)
+    harness = choose_harness(harness, instances)  # None: the data's (docker when rows name images); refuses misfits
     if isinstance(harness, str):
         harness = get_harness(harness, workers=1, repos_dir=repos_dir)
     remember_secret(endpoint.api_key)  # no process the agent starts may see it

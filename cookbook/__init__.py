@@ -5,12 +5,14 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
     seams.py        Agent, Testbed, Harness, Endpoint, and the records that cross them
     agents/         Cline, Claude Code, Cline in a Modal sandbox
     testbeds/       where an agent runs: a local checkout + virtualenv, an instance image's /testbed
-    harnesses/      patch → outcome: local (no Docker), SWE-bench's run_evaluation (docker, modal)
+    harnesses/      patch → outcome: local (no Docker), SWE-bench's run_evaluation (docker), Modal sandboxes
+    images/         instance images for rows without them (Debian base, environment, instance), eval scripts
     llm/            an endpoint per role, the judge's and optimizer's client, what is known of models
                     (reasoning, limits) and their prices, tokens, the recording gateway and its
                     transcripts, the scripted server (the only test double) and the offline demo's script
     data/           datasets, splits, the bundled benchmark, repository mirrors
     loop/           the optimization run: configuration, files, stop and selection rules
+    docker_engine.py, modal_cloud.py   the Docker engine (check, labels, sweep) and Modal's client
     stats.py        intervals and paired tests
     cli.py          `python -m cookbook` (runs the notebook headless)
 """

@@ -129,18 +129,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_validate_benchmark(args: argparse.Namespace) -> int:
     from cookbook.data import load_instances
-    from cookbook.harnesses import get_harness, validate_benchmark
+    from cookbook.harnesses import choose_harness, get_harness, validate_benchmark
 
     start = time.monotonic()
     instances = load_instances(args.dataset, split=args.split)
-    harness = get_harness(args.harness, workers=args.workers, repos_dir=args.repos_dir, progress=True)
+    name = choose_harness(args.harness, instances)  # None: the data's (docker when rows name images)
+    harness = get_harness(name, workers=args.workers, repos_dir=args.repos_dir, progress=True)
     table = validate_benchmark(instances, harness)
     n = len(table)
     gold_ok = int((table["gold"] == "resolved").sum())
     empty_resolved = int((table["empty"] == "resolved").sum())
     print(
         f"{gold_ok}/{n} gold resolved, {empty_resolved}/{n} empty resolved "
-        f"({time.monotonic() - start:.0f} s, {args.harness} harness)"
+        f"({time.monotonic() - start:.0f} s, {name} harness)"
     )
     broken = table[~table["ok"]]
     for row in broken.itertuples():
@@ -210,7 +211,9 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--dataset", default="bundled", help="'bundled', a .json/.jsonl/.parquet file or a HF name")
     validate.add_argument("--split", default="test")
     validate.add_argument("--repos-dir", default=None, help="folder of mirrors named <owner>__<name>.git")
-    validate.add_argument("--harness", default="local", choices=["local", "docker", "modal"])
+    validate.add_argument(
+        "--harness", default=None, choices=["local", "docker", "modal"], help="default: follow the data"
+    )
     validate.add_argument("--workers", type=int, default=2)
     validate.set_defaults(func=cmd_validate_benchmark)
 

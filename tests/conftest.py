@@ -104,3 +104,27 @@ def run_notebook(output: Path, **parameters) -> None:
         cwd=str(PROJECT_DIR),
         progress_bar=False,
     )
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The machine's Docker engine (`make test` starts one: `make docker-engine`); the docker tests run
+    for real, so a missing engine fails them rather than skipping them."""
+    from cookbook.docker_engine import DockerUnavailable, check_engine
+
+    try:
+        check_engine("The docker tests", "")
+    except DockerUnavailable as e:
+        pytest.fail(str(e))
+
+
+def leftover_containers() -> list[str]:
+    """Containers of the project's (labelled) or of its swebench runs that still exist."""
+    done = subprocess.run(
+        ["docker", "ps", "-a", "--format", "{{.Names}} {{.Labels}}"], capture_output=True, text=True, check=True
+    )
+    return [
+        line.split()[0]
+        for line in done.stdout.splitlines()
+        if "cookbook=1" in line or (line.startswith("sweb.eval.") and ".cookbook-" in line)
+    ]

@@ -1,13 +1,19 @@
-"""Agents on real SWE-bench instances need a Docker engine; here there is none, so: the clear error before
-any agent starts, and the shims the container would use."""
+"""Agents on instance images need a Docker engine. Where none answers (DOCKER_HOST at a dead socket): the
+clear error before any agent starts; and the shims the container runs. The real engine's tests are in
+test_docker_agents.py."""
 
 import json
+import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from cookbook.docker_engine import DockerUnavailable
 from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.paths import PROJECT_DIR
 from cookbook.seams import Endpoint
 from cookbook.testbeds.docker import shim_script
 from run_act import run_act
@@ -53,3 +59,19 @@ def test_the_shims_run_the_command_in_the_container_in_the_matching_directory(tm
     assert f'rel="${{PWD#{tmp_path / "testbed"}}}"' in script
     assert 'docker exec -i -w "/testbed$rel" cookbook-abc123 bash -c' in script
     assert "activate testbed" in script and script.rstrip().endswith('pytest "$@"')
+
+
+def test_the_engine_target_says_what_to_start_where_it_cannot_start_one():
+    """`make docker-engine` as a user who cannot start dockerd, with no engine answering."""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # readable by the unprivileged user below
+        script = Path(tmp) / "docker_engine.sh"
+        shutil.copy(PROJECT_DIR / "tools" / "docker_engine.sh", script)
+        script.chmod(0o755)
+        env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{tmp}/no-engine.sock"}
+        command = ["bash", str(script)]
+        if os.geteuid() == 0:  # as root it would install and start an engine: run it as nobody
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "no Docker engine answers" in done.stderr and "Docker Desktop" in done.stderr

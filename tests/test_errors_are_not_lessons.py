@@ -188,12 +188,13 @@ def test_a_killed_or_interrupted_run_leaves_no_agent_and_stores_nothing(instance
 def test_stale_workspaces_of_dead_processes_are_swept(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
-    stale = tmp_path / f"bundled__inikit-101-{dead.pid}-abc123"
-    mine = tmp_path / f"bundled__inikit-101-{os.getpid()}-def456"
-    for path in (stale, mine):
+    stale = tmp_path / f"bundled__inikit-101-pid{dead.pid}-abc123"
+    mine = tmp_path / f"bundled__inikit-101-pid{os.getpid()}-def456"
+    other = tmp_path / "bundled__inikit-101-abc123"  # not named by a process: never swept
+    for path in (stale, mine, other):
         (path / "src").mkdir(parents=True)
     assert sweep_stale_workspaces(tmp_path) == 1
-    assert not stale.exists() and mine.exists()
+    assert not stale.exists() and mine.exists() and other.exists()
 
 
 def test_a_run_name_with_another_configuration_is_refused_with_the_differences(run_name):

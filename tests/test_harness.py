@@ -75,23 +75,27 @@ def test_environment_is_built_once_and_puts_its_python_first(one, local_harness,
 
 def test_docker_harness_without_an_engine_says_so(one, monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # where no engine answers
-    rows = [{**one.iloc[0].to_dict(), "image": "x", "eval_script": "x", "log_parser": "x", "eval_type": "x"}]
+    inst = one.iloc[0].to_dict()
     harness = get_harness("docker")
     with pytest.raises(HarnessError) as err:
-        harness.evaluate(rows, {})
+        harness.evaluate([inst], {inst["instance_id"]: inst["patch"]})
     message = str(err.value)
     assert "Docker engine" in message and "harness='local'" in message and "harness='modal'" in message
+    assert "make docker-engine" in message
 
 
-def test_swebench_harness_names_missing_spec_fields_first(one):
+def test_docker_harness_scores_an_empty_patch_without_an_engine(one, monkeypatch, tmp_path):
+    """swebench drops an empty patch and writes no report: it is the agent's unresolved, not an error."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    result = get_harness("docker").evaluate(one.to_dict("records"), {})[0]
+    assert (result.outcome, result.reason) == ("unresolved", "empty patch")
+
+
+def test_a_row_with_some_of_swebenchs_fields_is_named_before_any_work(one, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    inst = {**one.iloc[0].to_dict(), "image": "swebench/sweb.eval.x86_64.example:latest"}
     with pytest.raises(HarnessError) as err:
-        get_harness("docker").evaluate(one.to_dict("records"), {})
+        get_harness("docker").evaluate([inst], {inst["instance_id"]: inst["patch"]})
     message = str(err.value)
-    assert one.iloc[0]["instance_id"] in message
-    assert all(f in message for f in ("image", "eval_script", "log_parser", "eval_type"))
-
-
-def test_modal_harness_without_credentials_says_so(one):
-    rows = [{**one.iloc[0].to_dict(), "image": "x", "eval_script": "x", "log_parser": "x", "eval_type": "x"}]
-    with pytest.raises(HarnessError, match="modal"):
-        get_harness("modal").evaluate(rows, {})
+    assert inst["instance_id"] in message
+    assert all(f in message for f in ("eval_script", "log_parser", "eval_type"))

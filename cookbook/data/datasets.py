@@ -27,6 +27,8 @@ REQUIRED_FIELDS = (
     "version",
 )
 TEST_LIST_FIELDS = ("FAIL_TO_PASS", "PASS_TO_PASS")
+# Optional per-row text fields; a row without one gets "" (a table would give it NaN, which reads as set)
+OPTIONAL_TEXT_FIELDS = ("install", "test_cmd", "image", "eval_script", "log_parser", "eval_type")
 BUNDLED = "bundled"
 
 
@@ -102,6 +104,9 @@ def validate_instances(rows: list[dict], source: str = "dataset") -> pd.DataFram
         row["version"] = str(row["version"])
         clean.append(row)
     df = pd.DataFrame(clean)
+    for field in OPTIONAL_TEXT_FIELDS:
+        if field in df:
+            df[field] = df[field].where(df[field].apply(lambda v: isinstance(v, str)), "")
     duplicated = df["instance_id"][df["instance_id"].duplicated()].tolist()
     if duplicated:
         raise DatasetError(f"{source}: instance_id repeated: {', '.join(map(str, duplicated))}")

@@ -12,8 +12,10 @@ import subprocess
 from pathlib import Path
 
 from cookbook.git import git
+from cookbook.seams import ERROR, RESOLVED, UNRESOLVED
 
 PATCH_DOES_NOT_APPLY = "patch does not apply"
+DEFAULT_TEST_CMD = "python -m pytest -rA --color=no -p no:cacheprovider"  # the test files are appended
 LOG_TAIL_CHARS = 20_000
 
 
@@ -84,3 +86,22 @@ def reset_files(workspace: Path, base_commit: str, paths: list[str]) -> None:
         git("checkout", base_commit, "--", *existing, cwd=workspace)
     for path in set(paths) - set(existing):
         (workspace / path).unlink(missing_ok=True)
+
+
+def report_verdict(report: dict, test_log: str, where: str) -> tuple[str, str, list[str]]:
+    """(outcome, reason, failing tests) from swebench's report of one instance (`get_eval_report`'s entry,
+    as run_evaluation writes it to report.json) for a non-empty patch; `where` names the instance's logs."""
+    from swebench.harness.constants import FAIL_TO_PASS, PASS_TO_PASS, TESTS_ERROR
+
+    if report.get("resolved"):
+        return RESOLVED, "all FAIL_TO_PASS and PASS_TO_PASS tests pass (swebench report)", []
+    if report.get("infra_failure"):
+        reason = report.get("infra_failure_reason", "")
+        return ERROR, f"harness error: infrastructure failure ({reason}), not the patch's; see {where}", []
+    if TESTS_ERROR in test_log:
+        return ERROR, f"harness error: the test patch does not apply; see {where}", []
+    if not report.get("patch_successfully_applied"):  # swebench's name for "the log holds test results"
+        return UNRESOLVED, f"the tests reported no results (see test_log, {where})", []
+    tests = report.get("tests_status") or {}
+    failed = [t for kind in (FAIL_TO_PASS, PASS_TO_PASS) for t in tests.get(kind, {}).get("failure", [])]
+    return UNRESOLVED, "failing tests: " + ", ".join(failed), failed

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from cookbook.data.repositories import check_repositories
 from cookbook.git import GitError, git
 from cookbook.harnesses.grading import (
+    DEFAULT_TEST_CMD,
     LOG_TAIL_CHARS,
     PATCH_DOES_NOT_APPLY,
     apply_patch,
@@ -30,6 +31,7 @@ from cookbook.harnesses.grading import (
     patched_files,
     reset_files,
 )
+from cookbook.images import refuse_images
 from cookbook.seams import ERROR, RESOLVED, UNRESOLVED, ScoreResult
 from cookbook.testbeds.checkout import prepare_workspace, remove_workspace
 from cookbook.testbeds.virtualenv import VirtualEnvs, env_vars
@@ -62,6 +64,7 @@ class LocalHarness:
         return self.envs.environment(instance)
 
     def evaluate(self, instances: list[dict], patches: Mapping[str, str]) -> list[ScoreResult]:
+        refuse_images(instances)  # their environments live in their images
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             futures = [pool.submit(self.score_one, inst, patches.get(inst["instance_id"]) or "") for inst in instances]
             bar = tqdm(total=len(futures), desc="scoring", disable=not self.progress)
@@ -113,7 +116,7 @@ class LocalHarness:
             remove_workspace(workspace)
 
     def _run_tests(self, instance: dict, workspace: Path, env_dir: Path, test_files: list[str]) -> tuple[str, bool]:
-        command = instance.get("test_cmd") or "python -m pytest -rA --color=no -p no:cacheprovider"
+        command = instance.get("test_cmd") or DEFAULT_TEST_CMD
         command = f"{command} {shlex.join(test_files)}"
         return run_with_deadline(["bash", "-c", command], workspace, env_vars(env_dir, workspace), self.timeout)
 

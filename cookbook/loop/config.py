@@ -62,7 +62,9 @@ class LoopConfig(BaseModel):
         description="the optimizer's context window in TOKENS, as the cookbook passes it (400000 for gpt-5); "
         "None: the optimizer model's window where known",
     )
-    harness: Literal["local", "docker", "modal"] = "local"
+    harness: Literal["local", "docker", "modal"] | None = Field(
+        None, description="local (no Docker), docker or modal; None: follow the data (docker for rows that name images)"
+    )
     repos_dir: str | None = Field(None, description="folder of <owner>__<name>.git mirrors")
     timeout_s: float = Field(900, gt=0, description="seconds per agent run before its process group is killed")
     max_requests: int = Field(60, ge=1, description="LLM calls per agent run")

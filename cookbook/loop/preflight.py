@@ -10,7 +10,7 @@ import time
 import warnings
 
 from cookbook.agents import make_agent
-from cookbook.harnesses import get_harness
+from cookbook.harnesses import choose_harness, get_harness
 from cookbook.llm.endpoints import RoleEndpoints
 from cookbook.llm.ping import ping
 from cookbook.loop.run import OptimizationRun
@@ -51,7 +51,7 @@ def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int) -> i
     agent = make_agent(config.agent, endpoints.agent.model)
     check(f"{config.agent} is installed", lambda: agent.version)
     instances = [row for df in run.splits.values() for row in df.to_dict("records")]
-    harness = get_harness(config.harness, repos_dir=config.repos_dir)
+    harness = get_harness(choose_harness(config.harness, instances), repos_dir=config.repos_dir)
     testbed = make_testbed(harness.name, agent, config.repos_dir)
     check(f"the {testbed.name} testbed can prepare {len(instances)} instances", lambda: testbed.check(instances))
     check(f"the {harness.name} harness can score them", lambda: harness.check(instances))

@@ -8,6 +8,7 @@ and its history ends at the base commit (no later commit, branch or tag is reach
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -68,20 +69,20 @@ def remove_workspace(workspace: Path | str) -> None:
 
 
 def new_workspace_dir(root: Path, instance_id: str) -> Path:
-    """A fresh directory under `root` named after the instance and this process (`<id>-<pid>-<random>`),
+    """A fresh directory under `root` named after the instance and this process (`<id>-pid<pid>-<random>`),
     so that one left behind by a killed process can be told apart and swept."""
     root.mkdir(parents=True, exist_ok=True)
     safe_id = instance_id.replace("/", "_")
-    return Path(tempfile.mkdtemp(prefix=f"{safe_id}-{os.getpid()}-", dir=root))
+    return Path(tempfile.mkdtemp(prefix=f"{safe_id}-pid{os.getpid()}-", dir=root))
 
 
 def sweep_stale_workspaces(root: Path | None = None) -> int:
     """Remove the workspaces under `root` whose process is gone (a killed run's); return how many."""
     root = root or cookbook_dir() / "workspaces"
     removed = 0
-    for path in root.glob("*-*-*") if root.is_dir() else []:
-        pid = path.name.rsplit("-", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
+    for path in root.glob("*-pid*-*") if root.is_dir() else []:
+        owner = re.search(r"-pid(\d+)-[^-]*$", path.name)
+        if owner and not _alive(int(owner.group(1))):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed

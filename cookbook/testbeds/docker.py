@@ -1,30 +1,39 @@
-"""The instance-image testbed: agents on SWE-bench instances, on a machine with a Docker engine.
+"""The instance-image testbed: agents on an instance image's /testbed, on a machine with a Docker engine.
 
-A SWE-bench instance image holds the repository at its base commit in `/testbed` and the environment its
-tests need (a conda env named `testbed`). For an agent run: the workspace is copied out of the image, and
-a container of the same image with the workspace bound at `/testbed` is started; small shims put first on
-the agent's `PATH` (`python`, `python3`, `pytest`, `pip`) run those commands inside the container, in the
-matching directory, with the environment activated. The agent edits files on the host; the tests it runs
-see them at once. The patch is then `git diff` of the workspace, as for any other run.
+An instance image holds the repository at its base commit in `/testbed` and the environment its tests
+need (SWE-bench's images: a conda env named `testbed`; the project's own, built for rows without images
+by `cookbook.images`: a virtualenv first on PATH). For an agent run:
+- the workspace is copied out of the image's /testbed and committed as it is (a snapshot): the patch is
+  the diff against that commit, so what the image's own setup changed in tracked files never enters it;
+- a container of the image with the workspace bound at `/testbed` is started (`--rm`, labelled with the
+  run and its owner process, see `cookbook.docker_engine`); small shims first on the agent's PATH
+  (`python`, `python3`, `pytest`, `pip`) run those commands inside it, in the matching directory, with
+  the environment activated. The agent edits files on the host; the tests it runs see them at once;
+- release hands the files the container wrote (as root) back to this user, removes the container and
+  the workspace. Containers of killed runs are swept by the next `check()`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
 import subprocess
-import tempfile
+import uuid
 from pathlib import Path
 
 from cookbook.credentials import without_credentials
-from cookbook.docker_engine import DockerUnavailable, check_engine
+from cookbook.data.repositories import check_repositories
+from cookbook.docker_engine import DockerUnavailable, check_engine, label_args, sweep_leftovers
+from cookbook.git import git
+from cookbook.images import with_spec
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
+from cookbook.testbeds.checkout import new_workspace_dir, sweep_stale_workspaces
 
 SHIMMED = ("python", "python3", "pytest", "pip")
 ACTIVATE = "source /opt/miniconda3/bin/activate testbed 2>/dev/null || true"
+SNAPSHOT_MESSAGE = "cookbook: the workspace's starting state (the instance image's /testbed)"
 
 
 def shim_script(command: str, container: str, workspace: Path) -> str:
@@ -39,12 +48,14 @@ def shim_script(command: str, container: str, workspace: Path) -> str:
 
 
 class DockerTestbed:
-    """One agent run's workspace and container per instance (`instance["image"]`)."""
+    """One agent run's workspace and container per instance (its `image`, or one the project builds)."""
 
     name = "docker"
 
-    def __init__(self, root: Path | str | None = None):
+    def __init__(self, repos_dir: Path | str | None = None, root: Path | str | None = None):
+        self.repos_dir = repos_dir
         self.root = Path(root) if root else cookbook_dir() / "workspaces"
+        self.run = uuid.uuid4().hex[:12]  # the `cookbook.run` label of this testbed's containers
 
     def check(self, instances: list[dict]) -> None:
         check_engine(
@@ -52,36 +63,35 @@ class DockerTestbed:
             "Use agent='cline-modal' to run them in Modal sandboxes, or the bundled benchmark (or your own "
             "pip-installable repositories) with harness='local'.",
         )
+        sweep_leftovers()
+        sweep_stale_workspaces(self.root)
+        check_repositories([i for i in instances if not i.get("image")], self.repos_dir)  # the project's images
 
     def prepare(self, instance: dict) -> Workspace:
-        """Copy /testbed out of the image and start the container with it bound in."""
-        if not instance.get("image"):
-            raise DockerUnavailable(f"{instance['instance_id']} names no `image`; load a current SWE-bench dataset.")
+        """Copy /testbed out of the image, snapshot it, and start the container with it bound in."""
+        image = with_spec(instance, self.repos_dir)["image"]
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
+            pulled = subprocess.run(["docker", "pull", "-q", image], capture_output=True, text=True)
+            if pulled.returncode != 0:
+                raise DockerUnavailable(
+                    f"The instance image {image} is not on this machine and cannot be pulled "
+                    f"({pulled.stderr.strip()[-300:]}); pull it where its registry is reachable (docker pull, "
+                    "then docker save / docker load here)."
+                )
         self.root.mkdir(parents=True, exist_ok=True)
-        run_dir = Path(tempfile.mkdtemp(prefix=f"{instance['instance_id']}-", dir=self.root))
-        container = "cookbook-" + hashlib.sha1(str(run_dir).encode()).hexdigest()[:12]
-        workspace = Workspace(run_dir / "testbed", {}, instance["base_commit"], handle=(run_dir, container))
+        run_dir = new_workspace_dir(self.root, instance["instance_id"])  # swept if this process is killed
+        container = f"cookbook-{self.run}-{run_dir.name.rsplit('-', 1)[-1].lower()}"
+        workspace = Workspace(run_dir / "testbed", {}, "", handle=(run_dir, container))
         try:
-            image = instance["image"]
-            created = _docker("create", image)
+            created = _docker("create", *label_args(self.run), image, "true")
             try:
                 _docker("cp", f"{created}:/testbed/.", str(workspace.path))
             finally:
                 _docker("rm", "-f", created)
-            mount = f"{workspace.path}:/testbed"
+            workspace.base = snapshot(workspace.path)
             _docker(
-                "run",
-                "-d",
-                "--name",
-                container,
-                "-v",
-                mount,
-                "-w",
-                "/testbed",
-                "--entrypoint",
-                "sleep",
-                image,
-                "infinity",
+                *("run", "-d", "--rm", "--name", container, *label_args(self.run)),
+                *("-v", f"{workspace.path}:/testbed", "-w", "/testbed", "--entrypoint", "sleep", image, "infinity"),
             )
             shims = run_dir / "shims"
             shims.mkdir()
@@ -96,13 +106,38 @@ class DockerTestbed:
             raise
 
     def release(self, workspace: Workspace) -> None:
+        """Hand the container's files back to this user, remove the container and the workspace."""
         run_dir, container = workspace.handle
+        owner = f"{os.getuid()}:{os.getgid()}"
+        subprocess.run(["docker", "exec", container, "chown", "-R", owner, "/testbed"], capture_output=True)
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def snapshot(path: Path) -> str:
+    """Commit the workspace as it is (a repository made if it holds none); return the commit. Ignored
+    files stay out of it, as they stay out of the patch."""
+    if not (path / ".git").exists():
+        git("init", "-q", str(path))
+    identity = ("-c", "user.name=cookbook", "-c", "user.email=cookbook@workspace.invalid")
+    git("add", "-A", cwd=path)
+    git(
+        *identity,
+        "-c",
+        "commit.gpgSign=false",
+        "commit",
+        "-q",
+        "--no-verify",
+        "--allow-empty",
+        "-m",
+        SNAPSHOT_MESSAGE,
+        cwd=path,
+    )
+    return git("rev-parse", "HEAD", cwd=path)
 
 
 def _docker(*args: str) -> str:
     done = subprocess.run(["docker", *args], capture_output=True, text=True)
     if done.returncode != 0:
-        raise DockerUnavailable(f"docker {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+        raise DockerUnavailable(f"docker {' '.join(args[:3])} … failed: {done.stderr.strip()[-500:]}")
     return done.stdout.strip()

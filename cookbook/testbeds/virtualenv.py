@@ -24,6 +24,16 @@ from cookbook.paths import cookbook_dir
 from cookbook.seams import HarnessError
 from cookbook.testbeds.checkout import prepare_workspace
 
+TEST_RUNNER_INSTALL = "python -m pip install -q pytest"
+
+
+def default_install(src: Path, install: str = "") -> str:
+    """The instance's `install` command, else `python -m pip install -e .` for a repository that has a
+    `pyproject.toml` or `setup.py` (else nothing to install)."""
+    if not install and ((src / "pyproject.toml").exists() or (src / "setup.py").exists()):
+        return "python -m pip install -e ."
+    return install
+
 
 class VirtualEnvs:
     """The virtualenvs of a folder (`envs_dir`, default `<cookbook dir>/envs`)."""
@@ -46,11 +56,10 @@ class VirtualEnvs:
             src = prepare_workspace(instance, root=env_dir, repos_dir=self.repos_dir)
             src.rename(env_dir / "src")
             src = env_dir / "src"
-            if not install and ((src / "pyproject.toml").exists() or (src / "setup.py").exists()):
-                install = "python -m pip install -e ."
+            install = default_install(src, install)
             steps = [
                 [sys.executable, "-m", "venv", str(env_dir / "venv")],
-                ["bash", "-c", "python -m pip install -q pytest"],
+                ["bash", "-c", TEST_RUNNER_INSTALL],
                 *([["bash", "-c", install]] if install else []),
             ]
             self._build(env_dir, src, steps)

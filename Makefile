@@ -44,7 +44,7 @@ validate-benchmark: setup $(if $(filter docker,$(HARNESS)),docker-engine)
 bench: setup docker-engine
 	$(PY) -m benchmarks.bench_workspaces
 	$(PY) -m benchmarks.bench_harness
-	$(PY) -m benchmarks.bench_run_act
+	$(PY) -m benchmarks.bench_loop
 	$(PY) -m benchmarks.bench_optimizer
 	$(PY) -m benchmarks.bench_phoenix
 	$(PY) -m benchmarks.bench_rate_limit

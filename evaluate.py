@@ -14,7 +14,7 @@ family and o-series, 8000 otherwise); a reply cut at it is asked again with more
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -25,6 +25,7 @@ from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.models import default_answer_tokens
 from cookbook.seams import ERROR, CookbookError, Endpoint
 
+JUDGE_COLUMNS = ("correctness", "explanation", "improvement")  # besides the judge_* columns
 TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")  # judge_<column> per row
 CUT_MARKER = "\n[... {n} characters cut ...]\n"
 
@@ -115,6 +116,7 @@ def evaluate_results(
     progress: bool = True,
     answer_tokens: int | None = None,
     reasoning_effort: str | None = None,
+    judge: Judge | None = None,
 ) -> pd.DataFrame:
     """Judge every row of run_act's results; return a copy with `correctness`, `explanation`,
     `improvement`, `judge_disagreed`, `judge_error` and the judge's tokens per row (`judge_prompt_tokens`,
@@ -125,18 +127,19 @@ def evaluate_results(
     judge's endpoint (JUDGE_BASE_URL / JUDGE_API_KEY, else the OpenAI pair). `answer_tokens` is the answer
     budget (default by model: reasoning included); `reasoning_effort` overrides the endpoint's.
 
-    Rows that are infrastructure errors (`outcome` "error": the endpoint, the workspace or the harness
-    failed, not the agent) are not judged: their judge columns stay empty.
-
-    A reply that cannot be parsed is asked again (`parse_retries` times, uncached); after that the row
-    gets a `judge_error` and the other rows are unaffected. Transport errors (429, 5xx) are retried
-    with backoff by the client; an error that outlasts them is also a row's `judge_error`.
+    Infrastructure errors (`outcome` "error") are not judged: their judge columns stay empty. With `judge`
+    (a `Judge` run_act fed rows as they were scored), its judgements are taken, the others made now.
+    A reply that cannot be parsed is asked again (`parse_retries` times, uncached), then recorded as the
+    row's `judge_error`; so is a transport error that outlasts the client's retries (429, 5xx).
     """
-    client = client or LLMClient(endpoint or endpoint_for(model, role="judge"), cache=cache)
+    client = client or (judge.client if judge else _client(endpoint, model, cache))
     answer_tokens = answer_tokens or default_answer_tokens(client.model)
     rows = df.to_dict("records")
+    judged_before = judge.collect() if judge else {}
 
-    def judge(row: dict) -> dict:
+    def judge_row(row: dict) -> dict:
+        if (row["instance_id"], row.get("attempt", 0)) in judged_before:
+            return judged_before[(row["instance_id"], row.get("attempt", 0))]
         infrastructure = row.get("outcome") == ERROR  # not the agent's outcome: nothing to explain or learn
         messages = judge_messages(row, max_patch_chars, log_tail_chars)
         truth = "correct" if row["pass_or_fail"] == "pass" else "incorrect"
@@ -177,8 +180,47 @@ def evaluate_results(
         return out
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        results = list(tqdm(pool.map(judge, rows), total=len(rows), desc="judging", disable=not progress))
-    judged = df.copy()
-    for column in results[0] if results else []:
-        judged[column] = [r[column] for r in results]
-    return judged
+        results = list(tqdm(pool.map(judge_row, rows), total=len(rows), desc="judging", disable=not progress))
+    return df.assign(**{column: [r[column] for r in results] for column in (results[0] if results else [])})
+
+
+def _client(endpoint: Endpoint | None, model: str | None, cache: bool = True) -> LLMClient:
+    """The judge's client: `endpoint`, else `model` at the judge's endpoint (`cookbook.llm.endpoints`)."""
+    return LLMClient(endpoint or endpoint_for(model, role="judge"), cache=cache)
+
+
+class Judge:
+    """Judges rows while the agent runs go on: give `on_row` to run_act (`on_row=judge.on_row`) and each
+    row of `splits` (default: train) is judged as soon as it is scored, `concurrency` at a time; then
+    `evaluate_results(df, judge=judge)` waits for those still under way and takes their judgements, so
+    no row is judged twice. Use it as a context manager: leaving on an error cancels what has not started.
+    Takes evaluate_results' options (model, endpoint, client, max_patch_chars, …)."""
+
+    def __init__(self, model: str | None = None, endpoint: Endpoint | None = None, splits=("train",), **options):
+        concurrency = options.pop("concurrency", 8)
+        self.client = options.pop("client", None) or _client(endpoint, model)
+        self.options, self.splits = options, tuple(splits)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self.pending: dict[tuple[str, int], Future] = {}
+
+    def on_row(self, split: str, row: dict) -> None:
+        if split in self.splits and row.get("outcome") != ERROR:
+            key = (row["instance_id"], row.get("attempt", 0))
+            frame = pd.DataFrame([row])
+            self.pending[key] = self.pool.submit(
+                evaluate_results, frame, client=self.client, progress=False, concurrency=1, **self.options
+            )
+
+    def collect(self) -> dict[tuple[str, int], dict]:
+        """{(instance_id, attempt): the judge's columns} of every row given so far, once all are judged."""
+        judged = {}
+        for key, future in self.pending.items():
+            frame = future.result()
+            judged[key] = {c: frame[c].iloc[0] for c in frame.columns if c.startswith("judge_") or c in JUDGE_COLUMNS}
+        return judged
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, kind, *exc) -> None:
+        self.pool.shutdown(wait=kind is None, cancel_futures=kind is not None)

@@ -18,23 +18,14 @@ anything is sent here. The pieces Phoenix shows are built in `cookbook/phoenix/`
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+import threading
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pandas as pd
 
-from cookbook.credentials import without_credentials
-from cookbook.files import atomic_write_text
-from cookbook.paths import PROJECT_DIR, cookbook_dir
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import (
     RulesetVersion,
@@ -47,119 +38,26 @@ from cookbook.phoenix.prompts import (
 )
 from cookbook.phoenix.runs import experiment_description, log_rows, open_experiment
 from cookbook.phoenix.scores import split_score, usage
-from cookbook.seams import CookbookError
+from cookbook.phoenix.server import PhoenixUnavailable, ensure_phoenix, remote_phoenix_url, stop_phoenix
 from cookbook.stats import accuracy
+
+__all__ = [
+    "ExperimentFeed",
+    "PhoenixUnavailable",
+    "create_dataset",
+    "create_datasets",
+    "ensure_phoenix",
+    "log_experiment_to_phoenix",
+    "log_ruleset_version",
+    "phoenix_client",
+    "phoenix_links",
+    "remote_phoenix_url",
+    "stop_phoenix",
+    "trace_llm_calls",
+]
 
 if TYPE_CHECKING:
     from cookbook.loop import OptimizationRun
-
-STARTUP_TIMEOUT_S = 180
-
-
-class PhoenixUnavailable(CookbookError):
-    """Phoenix cannot be reached or started; local results are safe on disk, the call can be repeated."""
-
-
-# -- the server ----------------------------------------------------------------------------------------
-def remote_phoenix_url() -> str | None:
-    """The configured remote Phoenix, if any."""
-    endpoint = os.environ.get("PHOENIX_COLLECTOR_ENDPOINT")
-    if endpoint:
-        return endpoint.rstrip("/").removesuffix("/v1/traces")
-    host = os.environ.get("PHOENIX_HOST")
-    if host:
-        return host.rstrip("/") if "://" in host else f"http://{host}:{os.environ.get('PHOENIX_PORT', '6006')}"
-    return None
-
-
-def _healthy(url: str, timeout: float = 2.0) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ensure_phoenix(working_dir: Path | str | None = None, quiet: bool = False) -> str:
-    """The URL of a Phoenix to log to: the remote one if configured, else a local `phoenix serve`
-    (started now, or the one an earlier cell or process started)."""
-    remote = remote_phoenix_url()
-    if remote:
-        if not _healthy(remote, timeout=5):
-            raise PhoenixUnavailable(
-                f"Phoenix at {remote} is not reachable (PHOENIX_COLLECTOR_ENDPOINT / PHOENIX_HOST); start it, or "
-                "unset those variables to use a local Phoenix, or set PHOENIX = False to run without one."
-            )
-        return remote
-    working_dir = Path(working_dir) if working_dir else cookbook_dir() / "phoenix"
-    state_file = working_dir / "server.json"
-    if state_file.exists():
-        state = json.loads(state_file.read_text())
-        if _healthy(state["url"]):
-            return state["url"]
-    working_dir.mkdir(parents=True, exist_ok=True)
-    port, grpc_port = _free_port(), _free_port()
-    env = {
-        **without_credentials(),  # Phoenix needs no provider key
-        "PHOENIX_WORKING_DIR": str(working_dir),
-        "PHOENIX_HOST": "127.0.0.1",
-        "PHOENIX_PORT": str(port),
-        "PHOENIX_GRPC_PORT": str(grpc_port),  # bound to 127.0.0.1 by cookbook.phoenix_serve
-        "PHOENIX_TELEMETRY_ENABLED": "false",
-    }
-    log = open(working_dir / "phoenix.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cookbook.phoenix_serve", "serve"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not _healthy(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            tail = (working_dir / "phoenix.log").read_text(errors="replace")[-1500:]
-            raise PhoenixUnavailable(f"phoenix serve did not come up ({url}); its log ends:\n{tail}")
-        time.sleep(0.5)
-    state = {"url": url, "pid": proc.pid, "grpc_port": grpc_port, "working_dir": str(working_dir)}
-    atomic_write_text(state_file, json.dumps(state))
-    if not quiet:
-        print(f"Phoenix is running at {url} (working dir {working_dir})")
-    return url
-
-
-def stop_phoenix(working_dir: Path | str | None = None) -> bool:
-    """Stop the local Phoenix started by `ensure_phoenix`; True if one was running. A remote Phoenix
-    (configured by environment) is never stopped from here."""
-    if remote_phoenix_url():
-        return False
-    working_dir = Path(working_dir) if working_dir else cookbook_dir() / "phoenix"
-    state_file = working_dir / "server.json"
-    if not state_file.exists():
-        return False
-    state = json.loads(state_file.read_text())
-    state_file.unlink()
-    try:
-        os.killpg(state["pid"], signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    for _ in range(50):
-        try:
-            os.killpg(state["pid"], 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    os.killpg(state["pid"], signal.SIGKILL)
-    return True
 
 
 def phoenix_client(hostname: str | None = None, api_key: str | None = None):
@@ -369,3 +267,52 @@ def trace_llm_calls(project_name: str = "prompt-learning", hostname: str | None 
     _instrumented.clear()
     _instrumented[project_name] = provider
     return provider
+
+
+class ExperimentFeed:
+    """Logs a loop's rows to their Phoenix experiments while the agent runs go on: give `on_row` to run_act
+    (`on_row=feed.on_row`) and every few seconds a background thread logs the rows that arrived since
+    (`log_experiment_to_phoenix` adds only what is missing), so a long loop fills Phoenix as it runs. The
+    loop's own `log_experiment_to_phoenix` calls afterwards add the judgements and the final summary.
+    A feed with no Phoenix (`hostname` None) does nothing. Use it as a context manager."""
+
+    def __init__(
+        self, hostname: str | None, api_key: str | None, datasets: dict, run: OptimizationRun, loop: int, ruleset: str
+    ):
+        self.hostname, self.api_key, self.datasets = hostname, api_key, datasets
+        self.run, self.loop, self.ruleset = run, loop, ruleset
+        self.every_s = 5.0
+        self.rows: dict[str, list[dict]] = {}
+        self.logged: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def on_row(self, split: str, row: dict) -> None:
+        if self.hostname and split in self.datasets:
+            self.rows.setdefault(split, []).append(row)
+
+    def flush(self) -> None:
+        for split, rows in list(self.rows.items()):
+            if len(rows) > self.logged.get(split, 0):
+                df = pd.DataFrame(list(rows))
+                name = self.run.experiment_name(self.loop, split)
+                metadata = self.run.experiment_metadata(self.loop, split, df, self.ruleset)
+                log_experiment_to_phoenix(self.hostname, self.api_key, self.datasets[split], name, df, metadata)
+                self.logged[split] = len(df)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.flush()
+            except PhoenixUnavailable as e:  # the loop's own calls will say so, and add what is missing
+                warnings.warn(str(e), stacklevel=1)
+
+    def __enter__(self) -> ExperimentFeed:
+        if self.hostname:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()

@@ -14,20 +14,24 @@ missing. `force=True` runs everything again.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from cookbook.agent_run import AgentRunner
+from cookbook.agent_run import AgentRunner, safe_name
 from cookbook.agents import make_agent
+from cookbook.circuit_breaker import CircuitBreaker
 from cookbook.credentials import remember_secret
 from cookbook.data import load_instances
 from cookbook.harnesses import choose_harness, get_harness
 from cookbook.llm.endpoints import agent_api, endpoint_for
 from cookbook.llm.gateway import Gateway, RateLimiter
+from cookbook.machine import choose_workers
 from cookbook.paths import cookbook_dir
 from cookbook.seams import ERROR, Agent, Endpoint, Harness
 from cookbook.testbeds import make_testbed
@@ -68,12 +72,15 @@ def ruleset_sha(ruleset: str) -> str:
     return hashlib.sha256(ruleset.encode()).hexdigest()[:12]
 
 
+OnRow = Callable[[str, dict], None]
+
+
 def run_act(
     dataset_name: str,
-    instance_ids: list[str] | None,
+    instance_ids: list[str] | dict[str, list[str]] | None,
     run_id: str,
     ruleset: str,
-    workers: int = 4,
+    workers: int | None = None,
     *,
     agent: str | Agent = "cline",
     endpoint: Endpoint | None = None,
@@ -87,8 +94,10 @@ def run_act(
     runs_dir: str | Path | None = None,
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
+    on_row: OnRow | list[OnRow] | None = None,
+    max_error_share: float | None = None,
     progress: bool = True,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Run the agent with `ruleset` on `instance_ids` of `dataset_name` (None = all) and score each patch.
 
     Returns one row per instance and attempt (see `RESULT_COLUMNS`): the gold `patch`, the agent's
@@ -97,14 +106,22 @@ def run_act(
     them, and `rules_applied` (the ruleset was in the system prompt of every request the model received).
     A failed or timed-out agent is a row, never an exception. `run_id` names the run in the progress bar.
 
-    `endpoint` is the agent's model endpoint (default: the agent's role endpoint, `cookbook.llm.endpoints`:
-    AGENT_MODEL (else gpt-4.1) at AGENT_BASE_URL / AGENT_API_KEY, else the OpenAI pair — the Anthropic pair
-    for Claude Code); the agent never sees its key, only its run's gateway URL. `max_requests`
-    caps the LLM calls of one run at the gateway; `timeout` (seconds) kills a run's whole process group.
-    Finished runs are stored under `runs_dir` (default `<cookbook dir>/agent_runs`), with each run's
-    transcript. `requests_per_minute` / `tokens_per_minute` bound all runs together at the gateway.
+    `instance_ids` may name several splits, `{"train": [...], "test": [...]}`: their runs then share one
+    pool of `workers` (so one split's slowest runs overlap the next split's) and the result is
+    `{split: rows}`. `on_row(split, row)` (or a list of such) is called with each row as soon as it is
+    scored — to judge training rows or log them while the other runs go on. With `max_error_share`, the
+    runs stop with InfrastructureFailure as soon as more than that share of a split's runs are certain to
+    end in infrastructure errors. `workers` None: as many as this machine holds (`cookbook.machine`).
+
+    `endpoint`: the agent's model (default: its role's, `cookbook.llm.endpoints`); the agent never sees its
+    key, only its run's gateway URL. `max_requests` caps a run's LLM calls at the gateway; `timeout`
+    (seconds) kills a run's process group. Finished runs are stored under `runs_dir` (default
+    `<cookbook dir>/agent_runs`) with their transcripts. `requests_per_minute` / `tokens_per_minute` bound
+    all runs together at the gateway.
     """
-    instances = load_instances(dataset_name, split, instance_ids).to_dict("records")
+    splits = instance_ids if isinstance(instance_ids, dict) else {split: instance_ids}
+    chosen = _instances(dataset_name, split, splits)
+    instances = [inst for rows in chosen.values() for inst in rows]
     endpoint = endpoint or endpoint_for(role="agent", api=agent_api(getattr(agent, "name", agent)))
     if isinstance(agent, str):
         agent = make_agent(agent, endpoint.model)
@@ -128,19 +145,69 @@ def run_act(
         max_requests=max_requests,
         force=force,
     )
-    jobs = [(inst, attempt) for inst in instances for attempt in range(attempts)]
+    jobs = [(name, inst, attempt) for name, rows in chosen.items() for inst in rows for attempt in range(attempts)]
+    jobs = longest_first(jobs, runner.runs_root)
+    callbacks = _callbacks(on_row, max_error_share, {name: len(rows) * attempts for name, rows in chosen.items()})
     limiter = RateLimiter(requests_per_minute, tokens_per_minute) if requests_per_minute or tokens_per_minute else None
     with Gateway(endpoint, rate_limiter=limiter) as gateway:
         runner.gateway = gateway
-        rows = _run_all(runner, jobs, workers, f"run_act {run_id}", progress)
-    return pd.DataFrame([rows[(inst["instance_id"], attempt)] for inst, attempt in jobs], columns=RESULT_COLUMNS)
+        rows = _run_all(runner, jobs, choose_workers(workers), f"run_act {run_id}", callbacks, progress)
+    results = {name: _table(rows, name, chosen[name], attempts) for name in chosen}
+    return results if isinstance(instance_ids, dict) else results[split]
 
 
-def _run_all(runner: AgentRunner, jobs: list[tuple[dict, int]], workers: int, label: str, progress: bool) -> dict:
-    """Every job in a pool of `workers`, with a progress bar of running runs and infrastructure errors.
-    An interrupt (Ctrl-C, a kernel interrupt) or an exception stops the runs in progress within seconds;
-    what they did is not stored."""
-    rows: dict[tuple[str, int], dict] = {}
+def longest_first(jobs: list[tuple[str, dict, int]], runs_root: Path) -> list[tuple[str, dict, int]]:
+    """The jobs, those whose instance ran longest before (any ruleset, stored under `runs_root`) first, so
+    the stragglers of a loop start early instead of ending it; instances never run keep their order, after
+    the known long ones and before the known short ones (a stable sort on the last known duration)."""
+    known = {}
+    for inst in {inst["instance_id"]: inst for _, inst, _ in jobs}.values():
+        durations = []
+        for record in (runs_root / safe_name(inst["instance_id"])).glob("*/agent.json"):
+            try:
+                durations.append(float(json.loads(record.read_text())["agent"]["duration_s"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        if durations:
+            known[inst["instance_id"]] = max(durations)
+    if not known:
+        return jobs
+    middle = sorted(known.values())[len(known) // 2]  # an unknown instance is taken as a typical one
+    return sorted(jobs, key=lambda job: -known.get(job[1]["instance_id"], middle))
+
+
+def _callbacks(on_row: OnRow | list[OnRow] | None, max_error_share: float | None, sizes: dict) -> list[OnRow]:
+    """What each arriving row goes to: the circuit breaker first (when asked for), then the caller's."""
+    callbacks = [] if on_row is None else on_row if isinstance(on_row, list) else [on_row]
+    return [CircuitBreaker(max_error_share, sizes).add, *callbacks] if max_error_share is not None else callbacks
+
+
+def _instances(dataset_name: str, split: str, splits: dict[str, list[str] | None]) -> dict[str, list[dict]]:
+    """{split name: its instances}, loaded once (None: every instance of the dataset)."""
+    named = None if any(ids is None for ids in splits.values()) else [i for ids in splits.values() for i in ids]
+    by_id = {row["instance_id"]: row for row in load_instances(dataset_name, split, named).to_dict("records")}
+    return {name: [by_id[i] for i in ids] if ids is not None else list(by_id.values()) for name, ids in splits.items()}
+
+
+def _table(rows: dict, name: str, instances: list[dict], attempts: int) -> pd.DataFrame:
+    """One split's rows, in its instances' order."""
+    ordered = [rows[(name, inst["instance_id"], attempt)] for inst in instances for attempt in range(attempts)]
+    return pd.DataFrame(ordered, columns=RESULT_COLUMNS)
+
+
+def _run_all(
+    runner: AgentRunner,
+    jobs: list[tuple[str, dict, int]],
+    workers: int,
+    label: str,
+    callbacks: list[OnRow],
+    progress: bool,
+) -> dict:
+    """Every job in one pool of `workers`, with a progress bar of running runs and infrastructure errors;
+    each row goes to the callbacks as it arrives. An interrupt (Ctrl-C, a kernel interrupt) or an exception
+    (a callback's too: the circuit breaker) stops the runs in progress within seconds; what they did is
+    not stored."""
+    rows: dict[tuple[str, str, int], dict] = {}
     counts = {"running": 0, "errors": 0}
     lock = threading.Lock()
     bar = tqdm(total=len(jobs), desc=label, disable=not progress)
@@ -157,7 +224,9 @@ def _run_all(runner: AgentRunner, jobs: list[tuple[dict, int]], workers: int, la
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        futures = {pool.submit(job, inst, attempt): (inst["instance_id"], attempt) for inst, attempt in jobs}
+        futures = {
+            pool.submit(job, inst, attempt): (name, inst["instance_id"], attempt) for name, inst, attempt in jobs
+        }
         for future in as_completed(futures):
             row = future.result()
             rows[futures[future]] = row
@@ -165,6 +234,8 @@ def _run_all(runner: AgentRunner, jobs: list[tuple[dict, int]], workers: int, la
                 counts["errors"] += row["outcome"] == ERROR
                 bar.set_postfix(counts)
             bar.update()
+            for callback in callbacks:
+                callback(futures[future][0], row)
     except BaseException:
         runner.cancel()
         raise

@@ -43,7 +43,7 @@ def test_run_act_in_docker_works_in_the_images_testbed_and_scores_with_swebench(
             return Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
         return Reply(content="I fixed the bug.")
 
-    with ScriptedLLM(script) as llm:
+    with ScriptedLLM(script, models={"scripted-model"}) as llm:
         df = run_act(
             "bundled",
             [fixer["instance_id"], quitter["instance_id"]],
@@ -83,7 +83,7 @@ def touched_row(docker_engine, bundled):
 
 def test_the_patch_is_taken_against_the_testbeds_own_state(touched_row):
     testbed = DockerTestbed()
-    testbed.check()
+    testbed.check([touched_row])
     workspace = testbed.prepare(touched_row)
     run_dir, container = workspace.handle
     try:
@@ -125,7 +125,7 @@ def test_the_container_of_a_killed_run_is_swept_at_the_next_start(docker_engine)
     proc.wait()
     time.sleep(0.5)
     assert container in leftover_containers()  # nothing removed it: the run was killed
-    DockerTestbed().check()
+    DockerTestbed().check([])
     assert container not in leftover_containers()
 
 

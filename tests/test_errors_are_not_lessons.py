@@ -15,9 +15,9 @@ import papermill
 import pytest
 from conftest import logged_requests, run_notebook, wait_until_gone
 
+from cookbook.circuit_breaker import InfrastructureFailure
 from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.loop import LoopConfig, OptimizationRun, run_paths
-from cookbook.loop.run import InfrastructureFailure
 from cookbook.paths import PROJECT_DIR
 from cookbook.seams import Endpoint
 from cookbook.testbeds.checkout import sweep_stale_workspaces

@@ -97,12 +97,13 @@ def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tm
     command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--loops", "2"]
     command += ["--train-size", "3", "--test-size", "3", "--workers", "3", "--phoenix", "false"]
     run_dir, rulesets_dir = run_paths(run_name)
-    proc = subprocess.Popen(
-        command, cwd=PROJECT_DIR, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = open(tmp_path / "cli.log", "w")  # noqa: SIM115 (kept open for the killed process)
+    proc = subprocess.Popen(command, cwd=PROJECT_DIR, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (rulesets_dir / "ruleset_0.txt").exists():
-        assert proc.poll() is None, "the CLI ended before loop 0 finished"
+        assert proc.poll() is None, (
+            "the CLI ended before loop 0 finished: " + (tmp_path / "cli.log").read_text()[-3000:]
+        )
         time.sleep(0.5)
     time.sleep(4)  # into loop 1
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and papermill; the kernel and agents have sessions of their own

@@ -9,6 +9,7 @@ no state. The run ends when the process exits; its last `run_result` event says 
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,18 @@ from cookbook.paths import PROJECT_DIR, cookbook_dir
 from cookbook.seams import COMPLETED, FAILED, TIMEOUT, AgentNotInstalled, AgentResult, AgentTask
 
 PLACEHOLDER_URL = "http://127.0.0.1:9/cookbook-placeholder/v1"
+PLATFORMS = {"Linux": "linux", "Darwin": "darwin", "Windows": "windows"}
+ARCHES = {"x86_64": "x64", "AMD64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def cline_binary() -> Path:
+    """Cline's compiled binary for this platform (`@cline/cli-<os>-<arch>`), run directly: npm's `cline`
+    command may be a Node wrapper that only finds and starts the same binary (another process and ~50 MB
+    per run, and which of the two npm links depends on install order); else that command."""
+    modules = PROJECT_DIR / "node_modules"
+    package = f"cli-{PLATFORMS.get(platform.system(), '')}-{ARCHES.get(platform.machine(), '')}"
+    direct = modules / "@cline" / package / "bin" / "cline"
+    return direct if direct.is_file() else modules / ".bin" / "cline"
 
 
 class ClineAgent:
@@ -38,7 +51,7 @@ class ClineAgent:
     ):
         self.model = model
         self.provider = provider
-        self.binary = Path(binary) if binary else PROJECT_DIR / "node_modules" / ".bin" / "cline"
+        self.binary = Path(binary) if binary else cline_binary()
         self.extra_args = tuple(extra_args)
 
     @property

@@ -38,7 +38,9 @@ class LoopConfig(BaseModel):
     seed: int = Field(40, description="seed of the split (the cookbook: 40)")
     split_strategy: Literal["random", "by_repo", "by_date"] = "random"
     loops: int = Field(5, ge=1, description="optimization loops")
-    workers: int = Field(4, ge=1, description="agent runs in parallel (~0.8 GB of memory each)")
+    workers: int | None = Field(
+        None, ge=1, description="agent runs at once; None: as many as memory and cores hold (cookbook.machine)"
+    )
     agent: Literal["cline", "cline-modal", "claude-code"] = "cline"
     agent_model: str | None = Field(None, description="the agent's model; None: $AGENT_MODEL, else gpt-4.1")
     judge_model: str | None = Field(None, description="the LLM judge's model; None: $JUDGE_MODEL, else gpt-5")

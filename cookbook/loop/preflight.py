@@ -6,28 +6,28 @@ Each check prints one line; the first that fails raises PreflightError with one 
 
 from __future__ import annotations
 
+import os
 import time
-import warnings
 
 from cookbook.agents import make_agent
 from cookbook.harnesses import choose_harness, get_harness
 from cookbook.llm.endpoints import RoleEndpoints
 from cookbook.llm.ping import ping
 from cookbook.loop.run import OptimizationRun
+from cookbook.machine import choose_workers, memory_fit
 from cookbook.seams import CookbookError
 from cookbook.testbeds import make_testbed
-
-AGENT_RUN_GB = 0.8  # peak memory of one agent run (the Cline binary and its node wrapper), measured
 
 
 class PreflightError(CookbookError):
     """A check before the run failed; the message names what to fix."""
 
 
-def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int) -> int:
+def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int | None) -> int:
     """Check the run can go: each role's model answers, the agent is installed, every instance's repository
-    and base commit (or image) is reachable, the harness can score them, and `workers` agent runs fit in
-    memory. Returns the number of workers to use (lowered, with a warning, when memory is short)."""
+    and base commit (or image) is reachable, and the harness can score them. Returns the number of agent
+    runs at once: `workers`, or (None) what this machine's memory and cores hold (`cookbook.machine`); a
+    `workers` larger than memory holds is kept, with a warning."""
     config = run.config
 
     def check(what: str, action) -> None:
@@ -55,7 +55,9 @@ def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int) -> i
     testbed = make_testbed(harness.name, agent, config.repos_dir)
     check(f"the {testbed.name} testbed can prepare {len(instances)} instances", lambda: testbed.check(instances))
     check(f"the {harness.name} harness can score them", lambda: harness.check(instances))
-    return fit_workers(workers)
+    workers = choose_workers(workers)
+    print(f"preflight: {workers} agent runs at once (memory holds ~{memory_fit() or '?'}, {os.cpu_count()} cores)")
+    return workers
 
 
 def _fix(role: str, kind: str) -> str:
@@ -65,32 +67,3 @@ def _fix(role: str, kind: str) -> str:
     if kind == "auth":
         return f"Check the key ({prefix}_API_KEY or OPENAI_API_KEY) and the account's quota."
     return f"Check the endpoint ({prefix}_BASE_URL or OPENAI_BASE_URL) and that it is up."
-
-
-def available_memory_gb() -> float | None:
-    """MemAvailable from /proc/meminfo, in GB; None where there is no such file."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / 1024**2
-    except OSError:
-        return None
-    return None
-
-
-def fit_workers(workers: int) -> int:
-    """`workers`, or fewer (with a warning) when that many agent runs would not fit in available memory."""
-    available = available_memory_gb()
-    if available is None:
-        return workers
-    fitting = max(1, int(available * 0.9 / AGENT_RUN_GB))
-    if workers > fitting:
-        warnings.warn(
-            f"WORKERS={workers} agent runs need ~{workers * AGENT_RUN_GB:.0f} GB; {available:.1f} GB is available, "
-            f"so {fitting} run at a time.",
-            stacklevel=2,
-        )
-        return fitting
-    print(f"preflight: {workers} agent runs fit in memory ({available:.1f} GB available)")
-    return workers

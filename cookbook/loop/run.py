@@ -10,20 +10,20 @@ running the notebook again after a crash or a kernel restart continues where it 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import asdict
 from math import nan
 from pathlib import Path
 
 import pandas as pd
 
+from cookbook.circuit_breaker import CircuitBreaker
 from cookbook.data import load_instances, split_instances
 from cookbook.files import atomic_write_text
 from cookbook.loop.config import LoopConfig
 from cookbook.loop.rules import AnyOf, Budget, Patience, StopRule, select_best
 from cookbook.paths import PROJECT_DIR
 from cookbook.rulesets import find_leaks
-from cookbook.seams import ConfigurationError, CookbookError, Endpoint
+from cookbook.seams import ConfigurationError, Endpoint
 from cookbook.stats import accuracy, compare, errors, per_instance, scored
 
 SPLITS = ("train", "validation", "test")
@@ -58,11 +58,6 @@ def read_ruleset_file(path: Path) -> tuple[float, float, str]:
     header, _, ruleset = path.read_text().partition("\noptimized ruleset_")
     values = dict(line.split(": ", 1) for line in header.splitlines())
     return float(values["train_accuracy"]), float(values["test_accuracy"]), ruleset.split("\n", 1)[1]
-
-
-class InfrastructureFailure(CookbookError):
-    """Too many of a split's runs ended in infrastructure errors: the loop stops before judging, logging or
-    optimizing, and nothing of it is marked done (a re-run resumes from the stored runs)."""
 
 
 class OptimizationRun:
@@ -109,6 +104,10 @@ class OptimizationRun:
     def ids(self, split: str) -> list[str]:
         return self.splits[split]["instance_id"].tolist()
 
+    def split_ids(self) -> dict[str, list[str]]:
+        """{split: instance ids} of the splits that have instances (train, then validation, then test)."""
+        return {name: self.ids(name) for name, df in self.splits.items() if len(df)}
+
     @property
     def history(self) -> pd.DataFrame:
         """One row per loop done so far (run now or read back): accuracies, sizes, tokens, costs, ruleset."""
@@ -129,6 +128,7 @@ class OptimizationRun:
             runs_dir=self.dir / "agent_runs",
             requests_per_minute=c.requests_per_minute,
             tokens_per_minute=c.tokens_per_minute,
+            max_error_share=c.max_error_share,
             progress=progress,
         )
 
@@ -191,18 +191,14 @@ class OptimizationRun:
         return saved
 
     def check_errors(self, **results: pd.DataFrame | None) -> None:
-        """The circuit breaker: raise InfrastructureFailure when more than `max_error_share` of a split's runs
-        ended in infrastructure errors, naming the most common error and how often it happened."""
-        for split, df in results.items():
-            if df is None or not len(df) or errors(df) <= self.config.max_error_share * len(df):
-                continue
-            failed = df[df["outcome"] == "error"]
-            (kind, message), count = Counter(zip(failed["error_kind"], failed["error"], strict=True)).most_common(1)[0]
-            raise InfrastructureFailure(
-                f"{split}: {len(failed)} of {len(df)} runs ended in infrastructure errors (more than "
-                f"{self.config.max_error_share:.0%}); most common ({count}x), {kind}: {message}. Nothing of this "
-                "loop was judged or learned from; fix the cause and run again: finished runs are kept."
-            )
+        """The circuit breaker over whole splits: raise InfrastructureFailure when more than `max_error_share`
+        of a split's runs ended in infrastructure errors (run_act trips it as rows arrive, when given
+        `max_error_share`)."""
+        present = {split: df for split, df in results.items() if df is not None and len(df)}
+        breaker = CircuitBreaker(self.config.max_error_share, {split: len(df) for split, df in present.items()})
+        for split, df in present.items():
+            for row in df.to_dict("records"):
+                breaker.add(split, row)
 
     def save_phoenix(self, loop: int, experiments: dict) -> None:
         atomic_write_text(self.dir / f"phoenix_{loop}.json", json.dumps(experiments, indent=1, default=str))

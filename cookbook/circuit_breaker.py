@@ -22,10 +22,16 @@ class CircuitBreaker:
         self.failures: dict[str, Counter] = {split: Counter() for split in sizes}
 
     def add(self, split: str, row: dict) -> None:
-        if row.get("outcome") != ERROR:
-            return
+        """Count a row as it arrives; trip as soon as the split's share of errors is certain to be too high."""
+        self.record(split, row)
+        self.check(split)
+
+    def record(self, split: str, row: dict) -> None:
+        if row.get("outcome") == ERROR:
+            self.failures[split][(row.get("error_kind", ""), row.get("error", ""))] += 1
+
+    def check(self, split: str) -> None:
         failures = self.failures[split]
-        failures[(row.get("error_kind", ""), row.get("error", ""))] += 1
         failed, size = sum(failures.values()), self.sizes[split]
         if failed > self.max_share * size:
             (kind, message), count = failures.most_common(1)[0]

@@ -7,8 +7,8 @@
 
 `run` executes the notebook `optimize_cline_act.ipynb` headless (papermill) with the configuration as its
 parameters: the CLI and the notebook are one loop, never two copies. The executed notebook is kept in
-the run directory. Without OPENAI_API_KEY and OPENAI_BASE_URL, `run` and `demo` work in offline demo mode
-(scripted models).
+the run directory. With no provider variable set (OPENAI_API_KEY, ANTHROPIC_API_KEY, AGENT_BASE_URL …),
+`run` and `demo` work in offline demo mode (scripted models).
 """
 
 from __future__ import annotations
@@ -114,8 +114,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if offline():
         print(
-            "Offline demo mode: no OPENAI_API_KEY or OPENAI_BASE_URL, so the models are scripted "
-            "(Cline, the tests and Phoenix are real). Set OPENAI_API_KEY to use real models.\n",
+            "Offline demo mode: no provider variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, AGENT_BASE_URL …) is set, "
+            "so the models are scripted (Cline, the tests and Phoenix are real). Set OPENAI_API_KEY to use real "
+            "models.\n",
             flush=True,
         )
     output = cookbook_dir() / "demo" / "optimize_cline_act.ipynb"

@@ -77,7 +77,14 @@ class TranscriptWriter:
 
 
 def read_entries(path: Path | str) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The transcript's entries in file order; a torn last line (a run killed mid-write) is left out."""
+    entries = []
+    for line in Path(path).read_text(errors="replace").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
 
 
 def requests(path: Path | str) -> list[dict]:

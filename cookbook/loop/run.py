@@ -198,7 +198,8 @@ class OptimizationRun:
         breaker = CircuitBreaker(self.config.max_error_share, {split: len(df) for split, df in present.items()})
         for split, df in present.items():
             for row in df.to_dict("records"):
-                breaker.add(split, row)
+                breaker.record(split, row)
+            breaker.check(split)
 
     def save_phoenix(self, loop: int, experiments: dict) -> None:
         atomic_write_text(self.dir / f"phoenix_{loop}.json", json.dumps(experiments, indent=1, default=str))

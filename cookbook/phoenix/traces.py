@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cookbook.llm.transcripts import requests
 from cookbook.phoenix.otlp import SpanRecord, TraceRecord, Value
 
 MAX_TEXT_CHARS = 8_000  # per message or output shown in a span; longer text keeps its head and tail
@@ -129,16 +130,9 @@ def llm_span(entry: dict, number_in_run: int) -> SpanRecord:
 
 
 def read_transcript(path: str) -> list[dict]:
-    """The entries of a gateway transcript (JSONL); [] when there is none. A torn last line is skipped."""
-    if not path or not Path(path).is_file():
-        return []
-    entries = []
-    for line in Path(path).read_text(errors="replace").splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return entries
+    """The entries of a gateway transcript, each with its request rebuilt whole (transcripts store only
+    each request's new messages); [] when there is none."""
+    return requests(path) if path and Path(path).is_file() else []
 
 
 def _agent_spans(row: dict, start: float, end: float) -> list[SpanRecord]:

@@ -5,15 +5,16 @@
                                      ruleset=ruleset, context_size_k=400000)
 
 Ruleset mode (the cookbook's): the baseline prompt is static and shown for context; only the ruleset
-is rewritten. Prompt mode (`ruleset=None`): the prompt itself is rewritten, and its template variables
-(`{var}`) must survive. Rows are packed into batches so that the whole request — template, baseline
-prompt, current ruleset, rows — and room for the answer fit `context_size_k` tokens (tiktoken's count;
-despite its name, in tokens, as the cookbook passes it: `context_size_k=400000` for gpt-5; default: the
-model's window where known, else 128000); batches run in order, each refining the ruleset the previous one
-produced. The answer budget (`answer_tokens`, default 32000 for reasoning models, whose hidden reasoning
-counts against it, else 8000) takes at most a quarter of the window (a reply cut at it is asked again with
-more room, within the model's own limits); a request never exceeds the model's input limit (272000 for
-the gpt-5 family).
+is rewritten (`tried`: rulesets already grown from it and how they did, shown so that growing from the
+same ruleset again is not the same request and does not repeat them). Prompt mode (`ruleset=None`): the
+prompt itself is rewritten, and its template variables (`{var}`) must survive. Rows are packed into
+batches so that the whole request — template, baseline prompt, current ruleset, rows — and room for the
+answer fit `context_size_k` tokens (tiktoken's count; despite its name, in tokens, as the cookbook passes
+it: `context_size_k=400000` for gpt-5; default: the model's window where known, else 128000); batches run
+in order, each refining the ruleset the previous one produced. The answer budget (`answer_tokens`,
+default 32000 for reasoning models, whose hidden reasoning counts against it, else 8000) takes at most a
+quarter of the window (a reply cut at it is asked again with more room, within the model's own limits); a
+request never exceeds the model's input limit (272000 for the gpt-5 family).
 
 Two modes of update:
 - `mode="rewrite"` (default, the cookbook's): the model returns the complete new ruleset between
@@ -31,9 +32,8 @@ Both modes keep the ruleset within `max_ruleset_tokens` (tiktoken's count) and `
 meta-prompt states the caps; a rewrite over them keeps its first whole lines that fit; in delta mode the
 rules that helped least are removed until it fits (each removal reported on the call).
 
-A reply cut at the answer budget is asked again with more room by the client (and never cached). A reply
-that is still empty, truncated or unparseable keeps the previous ruleset (a warning, and the call's
-`kept_previous` flag), never replaces it with garbage.
+A reply cut at the answer budget is asked again with more room (never cached); one still empty, cut or
+unparseable keeps the previous ruleset (a warning, the call's `kept_previous`), never garbage.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from cookbook.rulesets import (
     merge_near_duplicates,
     parse_rules,
     render_rules,
+    tried_section,
 )
 from cookbook.seams import ERROR, Endpoint
 
@@ -80,7 +81,7 @@ cannot ask anyone for clarification.
 <<BASELINE>>
 
 ## The current <<TARGET_NAME>>
-<<CURRENT>>
+<<CURRENT>><<TRIED>>
 
 ## Examples: the agent's work on real issues, with feedback on each
 <<EXAMPLES>>
@@ -171,6 +172,7 @@ class PromptLearningOptimizer:
         self.merge_threshold = merge_threshold
         self._notes: list[str] = []  # delta mode: what the counters did before the first call, for its report
         self._verdicts = 0  # delta mode: judge verdicts counted in the current optimize()
+        self.tried: list[tuple[str, str]] = []  # rulesets already grown from the current one (run.select sets it)
         self.loop = loop
         self.reasoning_effort = reasoning_effort
         endpoint = endpoint or (
@@ -291,7 +293,7 @@ class PromptLearningOptimizer:
         else:
             shown = current.strip() or f"(empty: no {target} yet)"
             task = REWRITE_TASK
-        variables = sorted(set(TEMPLATE_VARIABLE.findall(current))) if prompt_mode else []
+        variables = ["{" + v + "}" for v in sorted(set(TEMPLATE_VARIABLE.findall(current)))] if prompt_mode else []
         values = {
             "<<BASELINE>>": "(the prompt itself is what you rewrite; see below)" if prompt_mode else self.prompt,
             "<<TARGET_NAME>>": target,
@@ -299,13 +301,10 @@ class PromptLearningOptimizer:
             "<<EXAMPLES>>": "\n\n".join(examples),
             "<<MAX_CHARS>>": str(self.max_ruleset_chars),
             "<<MAX_TOKENS>>": str(self.max_ruleset_tokens or "no limit of"),
-            "<<VARIABLES>>": (
-                "- Keep these template variables exactly as written: "
-                + ", ".join("{" + v + "}" for v in variables)
-                + "\n"
-            )
+            "<<VARIABLES>>": f"- Keep these template variables exactly as written: {', '.join(variables)}\n"
             if variables
             else "",
+            "<<TRIED>>": "" if prompt_mode else tried_section(self.tried),
         }
         # One pass over the template: text from the data (patches with braces, code) is inserted as is
         # and never scanned for placeholders again.

@@ -283,6 +283,15 @@ def cap_lines(text: str, max_tokens: int | None, max_chars: int | None, model: s
     return kept
 
 
+def tried_section(tried: list[tuple[str, str]]) -> str:
+    """The meta-prompt's section on rulesets already grown from the current one: (ruleset, how it did)."""
+    if not tried:
+        return ""
+    parts = [f"### {note}\n{ruleset.strip() or '(empty)'}" for ruleset, note in tried]
+    heading = "## Rulesets already grown from this one, and how they did (write a different, better one)"
+    return "\n\n" + heading + "\n" + "\n\n".join(parts)
+
+
 def find_leaks(ruleset: str, train: pd.DataFrame) -> pd.DataFrame:
     """Rules that name something of one training task: its repository, a file its gold patch touches,
     or an identifier that appears in only one training task's gold patch. Such rules do not generalize.

@@ -5,11 +5,13 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import run_notebook
 
 from cookbook.llm.client import LLMClient
-from cookbook.llm.messages import messages_text
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
-from cookbook.loop import LoopConfig, OptimizationRun, read_ruleset_file
+from cookbook.llm.endpoints import provider_variables
+from cookbook.llm.messages import messages_text, system_prompt
+from cookbook.llm.scripted_server import Reply, ScriptedLLM, patch_as_tool_calls, task_of, turn
+from cookbook.loop import LoopConfig, OptimizationRun, read_ruleset_file, run_paths
 from cookbook.loop.rules import Best, Candidate, Latest, Pareto, make_selection, pareto_front
 from cookbook.seams import Endpoint
 from optimizer import PromptLearningOptimizer
@@ -137,7 +139,13 @@ def test_a_rewrite_worse_on_validation_is_not_grown_from_under_best(tmp_path, op
     assert parent.loop == expected
     meta_prompt = seen[-1]  # loop 1's optimizer call grew the next ruleset from the parent, with its own feedback
     current = meta_prompt.split("## The current ruleset\n")[1].split("\n\n## Examples")[0]
-    assert current == ("(empty: no ruleset yet)" if selection == "best" else learned.strip())
+    if selection == "best":  # the earlier candidate, and what was already grown from it (so not the same request)
+        assert current == (
+            "(empty: no ruleset yet)\n\n## Rulesets already grown from this one, and how they did (write a "
+            "different, better one)\n### tried in loop 1: validation 0.000 (this one: 1.000)\n- rule learned in call 1"
+        )
+    else:
+        assert current == learned.strip()
     assert f"feedback of loop {expected}" in meta_prompt and f"feedback of loop {1 - expected}" not in meta_prompt
 
     path = run.rulesets_dir / "ruleset_1.txt"
@@ -173,3 +181,61 @@ def test_delta_mode_grows_from_the_chosen_candidates_rules(tmp_path):
         _, learned_1 = one_loop(run, optimizer, 1, learned, validation_pass=True, train_pass=True)
     assert learned_1 == "- Rule from loop 0.\n- Rule from loop 1.\n"  # grown from loop 1: the better one
     assert [r.id for r in optimizer.rules] == ["r1", "r2"]
+
+
+HARMFUL = "Stop at once when you are unsure (marker 7f3a)."
+HARMLESS = "Read the failing test before editing."
+
+
+class HarmfulRewrite:
+    """Models for the whole notebook: the agent (real Cline) fixes every task unless its rules hold the harmful
+    rule; the optimizer writes the harmful rule from the empty ruleset, and another one when it sees that
+    the harmful one was already tried."""
+
+    def __init__(self, instances):
+        self.instances = instances
+
+    def __call__(self, request):
+        if request.get("tools"):
+            inst = task_of(request, self.instances)
+            if HARMFUL in system_prompt(request) or inst is None:
+                return Reply(content="I am unsure, so I stop here.")
+            return (
+                Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
+                if turn(request) == 0
+                else Reply(content="Fixed.")
+            )
+        schema = (request.get("response_format") or {}).get("json_schema", {})
+        text = messages_text(request, "user")
+        if schema.get("name") == "patch_judgement":
+            answer = {"correctness": "incorrect", "explanation": "e", "improvement": "i"}
+            if "rules" in schema["schema"]["properties"]:
+                answer["rules"] = [
+                    {"id": i, "verdict": "not_applicable", "evidence": ""}
+                    for i in schema["schema"]["properties"]["rules"]["items"]["properties"]["id"]["enum"]
+                ]
+            return Reply(content=json.dumps(answer))
+        rule = HARMLESS if "## Rulesets already grown from this one" in text else HARMFUL
+        return Reply(content=f"<ruleset>\n- {rule}\n</ruleset>")
+
+
+@pytest.mark.slow
+def test_the_notebook_grows_from_the_better_candidate_after_a_harmful_rewrite(bundled, run_name, monkeypatch, tmp_path):
+    for name in [*provider_variables(), "AGENT_MODEL", "JUDGE_MODEL", "OPTIMIZER_MODEL"]:
+        monkeypatch.delenv(name, raising=False)
+    with ScriptedLLM(HarmfulRewrite(bundled.to_dict("records")), models={"gpt-4.1", "gpt-5"}, api_key="sk-t") as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-t")
+        sizes = dict(TRAIN_SIZE=4, VALIDATION_SIZE=2, TEST_SIZE=1, LOOPS=3, WORKERS=2)
+        run_notebook(tmp_path / "out.ipynb", RUN_NAME=run_name, PHOENIX=False, SELECTION="best", **sizes)
+        agent_log = [r for r in llm.chat_requests() if r.get("tools")]
+    run_dir, rulesets_dir = run_paths(run_name)
+    history = [json.loads((run_dir / f"loop_{loop}.json").read_text()) for loop in range(3)]
+    assert [h["validation_accuracy"] for h in history] == [1.0, 0.0, 1.0]  # loop 1 ran the harmful rewrite
+    # so loop 1's rewrite grew from loop 0's ruleset; in loop 2, loop 0 ties loop 2 on validation: the earlier
+    assert [h["grown_from"] for h in history] == [0, 0, 0]
+    assert "grown_from: loop 0" in (rulesets_dir / "ruleset_1.txt").read_text()
+    _, _, learned_in_1 = read_ruleset_file(rulesets_dir / "ruleset_1.txt")
+    assert learned_in_1 == f"- {HARMLESS}\n"
+    last = agent_log[-1]  # loop 2's agent ran the ruleset grown from loop 0, not from the harmful one
+    assert HARMLESS in system_prompt(last) and HARMFUL not in system_prompt(last)

@@ -292,13 +292,25 @@ class OptimizationRun:
 
     def select(self, loop: int, ruleset: str, results: dict[str, pd.DataFrame | None], optimizer=None) -> Candidate:
         """Choose, by the configured policy (`selection`), the candidate the ruleset learned in `loop` grows
-        from, among the rulesets run so far (`ruleset` with `results`: this loop's). In delta mode the
-        optimizer's rules become that candidate's (with their counters). Returns the candidate: optimize its
-        ruleset from its `train` results."""
+        from, among the rulesets run so far (`ruleset` with `results`: this loop's). Returns the candidate:
+        optimize its ruleset from its `train` results. With the `optimizer`, prepares it to grow from that
+        candidate: the rulesets already grown from it, with their scores, are its `tried` (so growing from the
+        same candidate twice is not the same request); in delta mode its rules become the candidate's."""
         candidates = self.candidates(loop, ruleset, results)
         choice = make_selection(self.config.selection, self.config.seed)(candidates, loop)
         self.choices[loop] = choice
         parent = next(c for c in candidates if c.loop == choice.parent)
+        if optimizer is not None:  # the ruleset learned in loop k (grown from row k's parent) ran in loop k + 1
+            grown = [row["loop"] + 1 for row in self.rows if row.get("grown_from") == parent.loop]
+            optimizer.tried = [
+                (
+                    c.ruleset,
+                    f"tried in loop {c.loop}: {choice.on} {c.accuracy(choice.on):.3f} (this one: "
+                    f"{parent.accuracy(choice.on):.3f})",
+                )
+                for c in candidates
+                if c.loop in grown
+            ]
         if optimizer is not None and optimizer.mode == "delta":
             rules_file = self.dir / f"rules_{parent.loop - 1}.json"  # the rules learned in the loop before it
             if parent.loop > 0 and rules_file.exists():

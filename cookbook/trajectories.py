@@ -110,23 +110,22 @@ def _paths(arguments: dict) -> list[str]:
     return found
 
 
-def _cline_results(content: str) -> tuple[dict[str, str], str, bool]:
-    """Cline's tool result: ({query: result} per command or file, the whole text, failed)."""
+def _cline_results(content: str) -> tuple[dict[str, tuple[str, bool]], str, bool]:
+    """Cline's tool result: ({query: (result, failed)} per command or file, the whole text, any failed)."""
     try:
         parsed = json.loads(content)
     except ValueError:
         return {}, content, False
     items = parsed if isinstance(parsed, list) else [parsed]
-    by_query, texts, failed = {}, [], False
+    by_query, texts = {}, []
     for item in items:
         if not isinstance(item, dict):
             texts.append(str(item))
             continue
         text = "\n".join(clean(item[k]) for k in ("result", "error") if item.get(k))
-        failed = failed or item.get("success") is False or bool(item.get("error"))
-        by_query[str(item.get("query", ""))] = text
+        by_query[str(item.get("query", ""))] = (text, item.get("success") is False or bool(item.get("error")))
         texts.append(text)
-    return by_query, "\n".join(texts), failed
+    return by_query, "\n".join(texts), any(failed for _, failed in by_query.values())
 
 
 def tool_steps(name: str, arguments, result: str | None, failed: bool = False) -> list[Step]:
@@ -144,10 +143,8 @@ def tool_steps(name: str, arguments, result: str | None, failed: bool = False) -
     if name in COMMAND_TOOLS:
         commands = arguments.get("commands") or [arguments.get("command", "")]
         commands = [commands] if isinstance(commands, str) else commands
-        return [
-            Step("command", name, str(c), by_query.get(str(c), text if len(commands) == 1 else ""), failed, answered)
-            for c in commands
-        ]
+        whole = (text, failed) if len(commands) == 1 else ("", False)
+        return [Step("command", name, str(c), *by_query.get(str(c), whole), answered) for c in commands]
     if name in READ_TOOLS:
         return [Step("read", name, ", ".join(_paths(arguments)) or json.dumps(arguments)[:200], "", failed, answered)]
     if name in EDIT_TOOLS:

@@ -90,7 +90,8 @@ class DemoScript:
         text = messages_text(request, "user")
         if (request.get("response_format") or {}).get("json_schema", {}).get("name") == "ruleset_operations":
             return self.delta(text)
-        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## Examples", 1)[0].strip()
+        # the section ends at the next heading: the examples, or the rulesets already grown from it
+        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## ", 1)[0].strip()
         rules = [] if current.startswith("(empty") else [line for line in current.splitlines() if line.strip()]
         failures = text.count("correctness:\nincorrect")
         if failures:
@@ -103,7 +104,7 @@ class DemoScript:
 
     def delta(self, text: str) -> Reply:
         """Delta mode: add the judges' suggestion as a rule, unless a rule says it already."""
-        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## Examples", 1)[0]
+        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## ", 1)[0]
         suggestion = re.search(r"improvement:\n(.+)", text)
         rule = suggestion.group(1).strip() if suggestion else JUDGE_IMPROVEMENT
         operations = []

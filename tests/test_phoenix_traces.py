@@ -40,7 +40,7 @@ def script(request: dict) -> Reply:
 
 def record_transcript(path, model: str) -> None:
     """Two streamed calls of an agent (a tool call, then its result) through the real recording gateway."""
-    with ScriptedLLM(script) as llm, Gateway(Endpoint(llm.base_url, "k", model)) as gateway:
+    with ScriptedLLM(script, models={model}) as llm, Gateway(Endpoint(llm.base_url, "k", model)) as gateway:
         agent = openai.OpenAI(base_url=gateway.register("run", path), api_key="via-gateway")
         messages = [
             {"role": "system", "content": "You are an agent.\n- run the tests"},

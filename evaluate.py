@@ -45,7 +45,8 @@ JUDGE_INSTRUCTIONS = """You review the work of an autonomous coding agent on Git
 The repository's tests decided whether its patch resolves the issue; that result is final and given
 below. Your job is to explain WHY the agent's patch passed or failed: say what the agent did, from its
 trajectory (the commands it ran and what they printed, the files it read and edited, whether it ran the
-tests, how it ended), and compare its patch with the reference (gold) patch and the tests. Name the
+tests, how it ended; long outputs and long runs are cut where marked), and compare its patch with the
+reference (gold) patch and the tests. Name the
 decisive step or omission ("never ran the failing test", "edited the wrong module", "gave up after
 reading one file"). Then suggest one general improvement to the agent's working rules that would have
 helped (a habit or check that applies to other issues and repositories too, not a fix for this one).
@@ -141,7 +142,7 @@ def judge_messages(
     return [{"role": "system", "content": instructions}, {"role": "user", "content": body}]
 
 
-def _parse(text: str, rule_ids: list[str] = ()) -> dict | None:
+def _parse(text: str, rule_ids: list[str] | tuple[str, ...] = ()) -> dict | None:
     """The judge's answer, or None when it is not a usable judgement. Rule verdicts on unknown ids, or a
     second verdict on the same rule, are left out."""
     try:

@@ -16,8 +16,8 @@ The text, in this order (`max_chars` bounds all of it; default 8,000 characters,
     Ended: gave up — it stopped by itself after 3 LLM calls without changing any code; its last message: "…"
     Tests: ran the tests 1 time; the last run said: "3 failed, 77 passed in 0.31s"
     Commands run (2): `echo hi && ls`; `python -m pytest -q`
-    Files read (1): src/pkg/mod.py
-    Files edited (1): src/pkg/mod.py (1 edit failed)
+    Files read (1): `src/pkg/mod.py`
+    Files edited (1): `src/pkg/mod.py` (1 edit failed)
     Steps (5):
     1. $ echo hi && ls
        hi
@@ -261,9 +261,7 @@ def tests_line(steps: list[Step]) -> str:
     runs = [s for s in steps if s.is_test]
     if not runs:
         return "never ran the tests"
-    said = TEST_SUMMARY.findall(runs[-1].output) and [
-        line for line in runs[-1].output.splitlines() if TEST_SUMMARY.search(line)
-    ]
+    said = [line for line in runs[-1].output.splitlines() if TEST_SUMMARY.search(line)]
     last = said[-1] if said else (runs[-1].output.strip().splitlines() or ["(no output)"])[-1]
     times = "1 time" if len(runs) == 1 else f"{len(runs)} times"
     return f"ran the tests {times}; the last run (`{runs[-1].target[:150]}`) said: {_quote(last)}"

@@ -5,15 +5,16 @@
                                      ruleset=ruleset, context_size_k=400000)
 
 Ruleset mode (the cookbook's): the baseline prompt is static and shown for context; only the ruleset
-is rewritten. Prompt mode (`ruleset=None`): the prompt itself is rewritten, and its template variables
-(`{var}`) must survive. Rows are packed into batches so that the whole request — template, baseline
-prompt, current ruleset, rows — and room for the answer fit `context_size_k` tokens (tiktoken's count;
-despite its name, in tokens, as the cookbook passes it: `context_size_k=400000` for gpt-5; default: the
-model's window where known, else 128000); batches run in order, each refining the ruleset the previous one
-produced. The answer budget (`answer_tokens`, default 32000 for reasoning models, whose hidden reasoning
-counts against it, else 8000) takes at most a quarter of the window (a reply cut at it is asked again with
-more room, within the model's own limits); a request never exceeds the model's input limit (272000 for
-the gpt-5 family).
+is rewritten (`tried`: rulesets already grown from it and how they did, shown so that growing from the
+same ruleset again is not the same request and does not repeat them). Prompt mode (`ruleset=None`): the
+prompt itself is rewritten, and its template variables (`{var}`) must survive. Rows are packed into
+batches so that the whole request — template, baseline prompt, current ruleset, rows — and room for the
+answer fit `context_size_k` tokens (tiktoken's count; despite its name, in tokens, as the cookbook passes
+it: `context_size_k=400000` for gpt-5; default: the model's window where known, else 128000); batches run
+in order, each refining the ruleset the previous one produced. The answer budget (`answer_tokens`,
+default 32000 for reasoning models, whose hidden reasoning counts against it, else 8000) takes at most a
+quarter of the window (a reply cut at it is asked again with more room, within the model's own limits); a
+request never exceeds the model's input limit (272000 for the gpt-5 family).
 
 Two modes of update:
 - `mode="rewrite"` (default, the cookbook's): the model returns the complete new ruleset between
@@ -21,12 +22,18 @@ Two modes of update:
 - `mode="delta"`: the ruleset is a list of rules with stable ids; the model answers with operations
   only (add / edit / remove by id, structured output) which the code applies, so lessons are kept
   word for word unless the data says otherwise. Each rule keeps its provenance (loop, instances) and
-  counters of how often it was found to help or hurt; they live beside the plain-text ruleset
-  (`save_rules`).
+  counters fed by the judge's per-rule verdicts on the rows (`rule_verdicts`; see `cookbook.rulesets`
+  for the mapping); the model sees them beside each rule and is asked to remove or merge rules that
+  never helped. The code then drops a rule judged in `drop_unhelpful_after` loops that never helped,
+  merges near-duplicates (word overlap of `merge_threshold` or more), and keeps the ruleset within its
+  caps. The rules live beside the plain-text ruleset (`save_rules`).
 
-A reply cut at the answer budget is asked again with more room by the client (and never cached). A reply
-that is still empty, truncated or unparseable keeps the previous ruleset (a warning, and the call's
-`kept_previous` flag), never replaces it with garbage.
+Both modes keep the ruleset within `max_ruleset_tokens` (tiktoken's count) and `max_ruleset_chars`: the
+meta-prompt states the caps; a rewrite over them keeps its first whole lines that fit; in delta mode the
+rules that helped least are removed until it fits (each removal reported on the call).
+
+A reply cut at the answer budget is asked again with more room (never cached); one still empty, cut or
+unparseable keeps the previous ruleset (a warning, the call's `kept_previous`), never garbage.
 """
 
 from __future__ import annotations
@@ -44,7 +51,20 @@ from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.models import default_answer_tokens, limits
 from cookbook.llm.tokens import count_message_tokens, count_tokens, fit_text
-from cookbook.rulesets import DELTA_SCHEMA, Rule, apply_operations, find_leaks, parse_rules, render_rules
+from cookbook.rulesets import (
+    DELTA_SCHEMA,
+    Rule,
+    apply_operations,
+    cap_lines,
+    count_verdicts,
+    drop_unhelpful,
+    find_leaks,
+    fit_rules,
+    merge_near_duplicates,
+    parse_rules,
+    render_rules,
+    tried_section,
+)
 from cookbook.seams import ERROR, Endpoint
 
 __all__ = ["PromptLearningOptimizer", "find_leaks", "parse_rules", "render_rules"]
@@ -61,7 +81,7 @@ cannot ask anyone for clarification.
 <<BASELINE>>
 
 ## The current <<TARGET_NAME>>
-<<CURRENT>>
+<<CURRENT>><<TRIED>>
 
 ## Examples: the agent's work on real issues, with feedback on each
 <<EXAMPLES>>
@@ -75,7 +95,8 @@ REWRITE_TASK = """Write an improved <<TARGET_NAME>> from the feedback above.
 - Keep rules that still help; merge duplicates; drop rules the feedback shows are harmful.
 - Be concise and actionable: one rule per line, starting with "- ".
 - No rule may require asking the user or waiting for input.
-- At most <<MAX_CHARS>> characters in all.
+- At most <<MAX_TOKENS>> tokens (about <<MAX_CHARS>> characters) in all: every rule costs the agent
+  attention on every task, so keep only rules that pay for their length.
 <<VARIABLES>>Answer with the complete new <<TARGET_NAME>> between <ruleset> and </ruleset>, nothing else inside them."""
 
 DELTA_TASK = """Propose changes to the rules above (each has an id in brackets) from the feedback.
@@ -84,8 +105,12 @@ DELTA_TASK = """Propose changes to the rules above (each has an id in brackets) 
 - Operations: "add" a new rule (text; sources = the instance ids whose feedback motivates it),
   "edit" a rule by id (new text), "remove" a rule by id (only when the feedback shows it hurts).
   Rules you do not mention are kept exactly as they are. Prefer few, high-value operations.
+- Each rule shows its record from the judge's verdicts (followed or broken, in passing or failing runs).
+  Remove rules that never helped once they have been judged, or merge them into a rule that did; merge
+  rules that say the same thing (edit one, remove the other). Rules that do not help lower success and
+  cost tokens on every task.
 - Concise, actionable rules; no rule may require asking the user. The whole ruleset must stay under
-  <<MAX_CHARS>> characters.
+  <<MAX_TOKENS>> tokens (about <<MAX_CHARS>> characters).
 - In "effects", say which existing rules the examples show helped or hurt."""
 
 
@@ -121,6 +146,9 @@ class PromptLearningOptimizer:
         openai_api_key: str | None = None,
         mode: str = "rewrite",
         max_ruleset_chars: int = 6_000,
+        max_ruleset_tokens: int | None = 1_500,
+        drop_unhelpful_after: int | None = None,
+        merge_threshold: float = 0.75,
         answer_tokens: int | None = None,
         loop: int | None = None,
         client: LLMClient | None = None,
@@ -130,12 +158,21 @@ class PromptLearningOptimizer:
     ):
         """The model is `client`'s, else `endpoint`'s, else `model_choice` (else OPTIMIZER_MODEL, else gpt-5)
         at the optimizer's endpoint (OPTIMIZER_BASE_URL / OPTIMIZER_API_KEY, else the OpenAI pair).
-        `reasoning_effort` overrides the endpoint's; `answer_tokens` defaults by model (see the module)."""
+        `reasoning_effort` overrides the endpoint's; `answer_tokens` defaults by model (see the module).
+        `max_ruleset_tokens` / `max_ruleset_chars` cap the ruleset; `drop_unhelpful_after` (delta mode) drops
+        a rule judged in that many loops that never helped (None: never); `merge_threshold` is the word
+        overlap at which two rules are merged (see `cookbook.rulesets`)."""
         if mode not in ("rewrite", "delta"):
             raise ValueError(f"mode must be 'rewrite' or 'delta', not {mode!r}")
         self.prompt = prompt
         self.mode = mode
         self.max_ruleset_chars = max_ruleset_chars
+        self.max_ruleset_tokens = max_ruleset_tokens
+        self.drop_unhelpful_after = drop_unhelpful_after
+        self.merge_threshold = merge_threshold
+        self._notes: list[str] = []  # delta mode: what the counters did before the first call, for its report
+        self._verdicts = 0  # delta mode: judge verdicts counted in the current optimize()
+        self.tried: list[tuple[str, str]] = []  # rulesets already grown from the current one (run.select sets it)
         self.loop = loop
         self.reasoning_effort = reasoning_effort
         endpoint = endpoint or (
@@ -171,8 +208,11 @@ class PromptLearningOptimizer:
         budget, answer = self.budget(context_size_k)
         prompt_mode = ruleset is None
         current = self.prompt if prompt_mode else ruleset
-        if self.mode == "delta" and not prompt_mode and render_rules(self.rules) != current:
-            self.rules = parse_rules(current, self.loop)
+        if self.mode == "delta" and not prompt_mode:
+            if render_rules(self.rules) != current:
+                self.rules = parse_rules(current, self.loop)
+            self._verdicts = count_verdicts(self.rules, dataset.to_dict("records"))  # once per optimize()
+            self._notes = drop_unhelpful(self.rules, self.drop_unhelpful_after)
         examples = [self._example(row, output_column, feedback_columns) for row in dataset.to_dict("records")]
         ids = [str(row.get("instance_id", i)) for i, row in enumerate(dataset.to_dict("records"))]
         batch = 0
@@ -248,25 +288,23 @@ class PromptLearningOptimizer:
     def _messages(self, current: str, examples: list[str], prompt_mode: bool) -> list[dict]:
         target = "prompt" if prompt_mode else "ruleset"
         if self.mode == "delta" and not prompt_mode:
-            shown = "".join(f"[{r.id}] {r.text}\n" for r in self.rules) or "(no rules yet)"
+            shown = "".join(f"[{r.id}] {r.text}\n    record: {r.record()}\n" for r in self.rules) or "(no rules yet)"
             task = DELTA_TASK
         else:
             shown = current.strip() or f"(empty: no {target} yet)"
             task = REWRITE_TASK
-        variables = sorted(set(TEMPLATE_VARIABLE.findall(current))) if prompt_mode else []
+        variables = ["{" + v + "}" for v in sorted(set(TEMPLATE_VARIABLE.findall(current)))] if prompt_mode else []
         values = {
             "<<BASELINE>>": "(the prompt itself is what you rewrite; see below)" if prompt_mode else self.prompt,
             "<<TARGET_NAME>>": target,
             "<<CURRENT>>": shown,
             "<<EXAMPLES>>": "\n\n".join(examples),
             "<<MAX_CHARS>>": str(self.max_ruleset_chars),
-            "<<VARIABLES>>": (
-                "- Keep these template variables exactly as written: "
-                + ", ".join("{" + v + "}" for v in variables)
-                + "\n"
-            )
+            "<<MAX_TOKENS>>": str(self.max_ruleset_tokens or "no limit of"),
+            "<<VARIABLES>>": f"- Keep these template variables exactly as written: {', '.join(variables)}\n"
             if variables
             else "",
+            "<<TRIED>>": "" if prompt_mode else tried_section(self.tried),
         }
         # One pass over the template: text from the data (patches with braces, code) is inserted as is
         # and never scanned for placeholders again.
@@ -303,7 +341,7 @@ class PromptLearningOptimizer:
         )
         self.calls.append(call)
         if delta:
-            return self._apply_delta(call, reply, batch_ids, current)
+            return self._apply_delta(call, reply, batch_ids)
         new, problem = self._read_rewrite(reply.text, reply.finish_reason, current, prompt_mode)
         if problem:
             call.kept_previous, call.warning = True, problem
@@ -330,34 +368,30 @@ class PromptLearningOptimizer:
             lost = set(TEMPLATE_VARIABLE.findall(current)) - set(TEMPLATE_VARIABLE.findall(new))
             if lost:
                 return "", f"the new prompt lost template variable(s) {', '.join(sorted(lost))}"
-        if len(new) > self.max_ruleset_chars:
-            lines, kept = new.splitlines(keepends=True), ""
-            for line in lines:
-                if len(kept) + len(line) > self.max_ruleset_chars:
-                    break
-                kept += line
+        kept = cap_lines(new, self.max_ruleset_tokens, self.max_ruleset_chars, self.model)
+        if kept != new:
             warnings.warn(
-                f"the new ruleset had {len(new)} characters; kept the first {len(kept)} "
-                f"(max_ruleset_chars={self.max_ruleset_chars})",
+                f"the new ruleset had {len(new)} characters; kept the first {len(kept)} (max_ruleset_tokens="
+                f"{self.max_ruleset_tokens}, max_ruleset_chars={self.max_ruleset_chars})",
                 stacklevel=4,
             )
             new = kept
         return new.strip("\n") + "\n", ""
 
-    def _apply_delta(self, call: OptimizerCall, reply, batch_ids: list[str], current: str) -> str:
+    def _apply_delta(self, call: OptimizerCall, reply, batch_ids: list[str]) -> str:
+        call.report, self._notes = self._notes, []  # the rules dropped before the first call of this optimize()
         try:
             answer = json.loads(reply.text)
             operations, effects = answer["operations"], answer.get("effects", [])
         except (ValueError, KeyError, TypeError) as e:
             call.kept_previous, call.warning = True, f"unparseable operations ({e})"
             warnings.warn(f"optimizer batch {call.batch}: {call.warning}; keeping the previous ruleset", stacklevel=3)
-            return current
-        call.report = apply_operations(self.rules, operations, effects, self.loop, batch_ids)
+            return render_rules(self.rules)
+        effects = [] if self._verdicts else effects  # the judge's verdicts, when there are some, are the evidence
+        call.report += apply_operations(self.rules, operations, effects, self.loop, batch_ids)
+        call.report += merge_near_duplicates(self.rules, self.merge_threshold)
+        call.report += fit_rules(self.rules, self.max_ruleset_tokens, self.max_ruleset_chars, self.model)
         for line in call.report:
-            if line.startswith("ignored"):
+            if line.startswith(("ignored", "dropped")):
                 warnings.warn(f"optimizer batch {call.batch}: {line}", stacklevel=3)
-        rendered = render_rules(self.rules)
-        if len(rendered) > self.max_ruleset_chars:
-            call.warning = f"ruleset is {len(rendered)} characters, over max_ruleset_chars={self.max_ruleset_chars}"
-            warnings.warn(call.warning, stacklevel=3)
-        return rendered
+        return render_rules(self.rules)

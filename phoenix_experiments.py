@@ -176,13 +176,16 @@ def log_ruleset_version(
     """Log the ruleset `loop` ran as a version of the run's Prompt (one Prompt per run, named after it):
     the agent's base prompt with the ruleset, tagged `loop-<loop>`, described by the scores it earned
     (`results`: {split: rows}; accuracy over scored rows with its Wilson interval) and the selection
-    verdict over the loops known so far (`select_best`); the tag `best` moves to the selected loop.
+    verdict over the loops known so far (`select_best`), and the selection policy's choice in this loop
+    when `run.select` made it (the candidate the next ruleset grows from, every candidate's score); the tag
+    `best` moves to the selected loop.
     Call it before logging the loop's experiments, whose descriptions then name this version. Logging
     the same loop again adds nothing. Returns the Prompt, the version id and its URL, and the verdict."""
     url = hostname or ensure_phoenix()
     c = run.config
     ran = {split: df for split, df in results.items() if df is not None}
-    best, chosen_on, verdict = selection(run.history, loop, {split: accuracy(df) for split, df in ran.items()})
+    choice = run.selection_metadata(loop)
+    best, chosen_on, verdict = selection(run.history, loop, {split: accuracy(df) for split, df in ran.items()}, choice)
     shas = [s for df in ran.values() if "ruleset_sha" in df for s in df["ruleset_sha"].dropna().astype(str)]
     version = RulesetVersion(
         c.run_name,
@@ -196,6 +199,7 @@ def log_ruleset_version(
         chosen_on,
         verdict,
         shas[0] if shas else "",
+        choice,
     )
     try:
         with rest(url, api_key) as http:

@@ -11,8 +11,16 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
                     (reasoning, limits) and their prices, tokens, the recording gateway and its
                     transcripts, the scripted server (the only test double) and the offline demo's script
     data/           datasets, splits, the bundled benchmark, repository mirrors
-    loop/           the optimization run: configuration, files, stop and selection rules
+    loop/           the optimization run: configuration, files and candidates, stop rules and selection
+                    policies, the comparison of optimizers
+    rulesets.py     rules with ids and counters, dropping, merging, token caps, leaks
+    trajectories.py what an agent did, condensed from its transcript for the judge
     docker_engine.py, modal_cloud.py   the Docker engine (check, labels, sweep) and Modal's client
+    phoenix/        what Phoenix shows: Prompt versions, experiment runs and their traces, the server
+    agent_run.py    one agent run of run_act: testbed, agent through the gateway, patch, score, row
+    circuit_breaker.py, credentials.py, machine.py   infrastructure errors that stop a loop; the
+                    environment without provider keys; how many agent runs this machine holds
     stats.py        intervals and paired tests
-    cli.py          `python -m cookbook` (runs the notebook headless)
+    notebook.py     the notebook run headless (papermill): the one copy of the loop
+    cli.py          `python -m cookbook` (runs the notebook headless; compares optimizers)
 """

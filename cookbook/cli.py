@@ -2,6 +2,7 @@
 
     python -m cookbook run --run-name NAME [--config FILE] [--loops N --train-size N ...] [--resume]
     python -m cookbook demo [--stop-phoenix]          # the notebook on the bundled benchmark
+    python -m cookbook compare --run-name NAME [--loops 3] [--modes rewrite,delta] [--selections latest,best,pareto]
     python -m cookbook validate-benchmark [--dataset bundled|FILE|HF name] [--repos-dir DIR] [--harness H]
     python -m cookbook stop-phoenix
 
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 import traceback
 import typing
 from pathlib import Path
 
-from cookbook.paths import PROJECT_DIR, cookbook_dir
+from cookbook.notebook import execute_notebook
+from cookbook.paths import cookbook_dir
 from cookbook.seams import ConfigurationError, CookbookError
 
 if typing.TYPE_CHECKING:
@@ -42,27 +43,6 @@ COOKBOOK_ERRORS = {
     "WorkspaceError",
     "AgentNotInstalled",
 }
-
-NOTEBOOK = PROJECT_DIR / "optimize_cline_act.ipynb"
-
-
-def execute_notebook(parameters: dict, output: Path) -> None:
-    """Run the notebook headless with these parameters, its cells' output shown as it comes."""
-    import papermill
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("traitlets", "asyncio", "httpx", "blib2to3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(output),
-        parameters=parameters,
-        cwd=str(PROJECT_DIR),
-        log_output=True,
-        progress_bar=False,
-        kernel_name="python3",
-    )
 
 
 def run_config(args: argparse.Namespace) -> LoopConfig:
@@ -126,6 +106,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.stop_phoenix:
         print("Phoenix keeps running for you to browse; stop it with: make stop-phoenix")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from cookbook.loop.compare import compare_optimizers, comparison_cost
+
+    modes, selections = _names(args.modes, ("rewrite", "delta")), _names(args.selections, ("latest", "best", "pareto"))
+    if args.estimate:
+        print(comparison_cost(args.run_name, args.loops, modes, selections))
+        return 0
+    table = compare_optimizers(args.run_name, args.loops, modes, selections)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(table.to_string(index=False))
+    return 0
+
+
+def _names(value: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ConfigurationError(f"compare: {', '.join(unknown) or 'nothing'} not among {', '.join(known)}.")
+    return names
 
 
 def cmd_validate_benchmark(args: argparse.Namespace) -> int:
@@ -207,6 +210,16 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--stop-phoenix", action="store_true", help="stop Phoenix at the end (tests)")
     demo.add_argument("--run-name", default=None)
     demo.set_defaults(func=cmd_demo)
+
+    compare = commands.add_parser(
+        "compare", help="rewrite against delta and the selection policies, from one run's loop-0 agent runs"
+    )
+    compare.add_argument("--run-name", required=True, help="a run whose loop 0 is finished")
+    compare.add_argument("--loops", type=int, default=3, help="loops per variant (default 3; at least 2)")
+    compare.add_argument("--modes", default="rewrite,delta", help="optimizer modes (default rewrite,delta)")
+    compare.add_argument("--selections", default="latest,best,pareto", help="policies (default all three)")
+    compare.add_argument("--estimate", action="store_true", help="print the cost bound only")
+    compare.set_defaults(func=cmd_compare)
 
     validate = commands.add_parser("validate-benchmark", help="every gold patch resolves, every empty patch does not")
     validate.add_argument("--dataset", default="bundled", help="'bundled', a .json/.jsonl/.parquet file or a HF name")

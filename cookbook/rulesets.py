@@ -1,8 +1,31 @@
-"""Rulesets as lists of rules: ids, provenance and counters (the optimizer's delta mode), and the check
-for rules that name one training task (a leak: such a rule does not generalize)."""
+"""Rulesets as lists of rules: ids, provenance and counters (the optimizer's delta mode), the rules that
+must earn their place (counted from the judge's verdicts, dropped when they never helped, merged when
+they say the same thing, cut to a token budget), and the check for rules that name one training task (a
+leak: such a rule does not generalize).
+
+**Counters.** The judge says for each rule of the ruleset a run had whether the agent followed it, broke
+it, or it did not apply (`evaluate.py`, the row's `rule_verdicts`). With the run's result they count as:
+
+    followed, run passed  → helped          (the rule was obeyed and the work succeeded)
+    followed, run failed  → hurt            (obeyed, and the work still failed: its cost without its benefit)
+    broken,   run failed  → broken_failed   (the agent failed without it: the rule may matter, but is ignored)
+    broken,   run passed  → broken_passed   (the agent succeeded without it: the rule is not needed)
+    not_applicable        → not_applicable
+
+`judged_loops` counts the loops whose runs gave the rule a verdict. A rule "never helped" when `helped`
+is 0: `drop_unhelpful` removes such a rule once it has been judged in `after` loops. A run that ignored a
+rule and failed is deliberately not counted as help: the rule did not make anything succeed; if the
+optimizer thinks it matters, it can rephrase it (it sees every counter).
+
+**Near-duplicates.** Two rules are compared by the Jaccard index of their normalized words (lower case,
+a crude stem: a trailing "ing", "ed", "es" or "s" removed, common stop words left out): shared words over
+all words. At `threshold` (default 0.75) or more, the later rule is merged into the earlier one (its
+counters and sources added; the earlier text kept).
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from cookbook.harnesses.grading import patched_files
+from cookbook.llm.tokens import count_tokens
 
 # The optimizer's answer in delta mode (structured output): operations on rules by id, and their effects.
 DELTA_SCHEMA = {
@@ -56,12 +80,44 @@ DELTA_SCHEMA = {
 
 @dataclass
 class Rule:
+    """One rule: its stable id, text, the loop that added it and the instances that motivated it, and its
+    counters (see the module; `helped` / `hurt` also take the optimizer's own `effects` when the rows
+    carry no judge verdicts)."""
+
     id: str
     text: str
     loop: int | None = None
     sources: list[str] = field(default_factory=list)
     helped: int = 0
     hurt: int = 0
+    broken_failed: int = 0
+    broken_passed: int = 0
+    not_applicable: int = 0
+    judged_loops: int = 0
+
+    def record(self) -> str:
+        """The counters as the optimizer reads them."""
+        if not self.judged_loops and not (self.helped or self.hurt):
+            return "not judged yet"
+        return (
+            f"followed in passing runs {self.helped}, followed in failing runs {self.hurt}, broken in failing runs "
+            f"{self.broken_failed}, broken in passing runs {self.broken_passed}, did not apply {self.not_applicable}; "
+            f"judged in {self.judged_loops} loop(s)"
+        )
+
+
+COUNTERS = {
+    ("followed", "pass"): "helped",
+    ("followed", "fail"): "hurt",
+    ("broken", "fail"): "broken_failed",
+    ("broken", "pass"): "broken_passed",
+    ("not_applicable", "pass"): "not_applicable",
+    ("not_applicable", "fail"): "not_applicable",
+}
+STOP_WORDS = frozenset(
+    "a an the and or of to in on for with by at as is are be it its this that these those when before after "
+    "then than from into any all each every do does not no you your always never only".split()
+)
 
 
 def render_rules(rules: list[Rule]) -> str:
@@ -109,6 +165,131 @@ def apply_operations(
         if rule and effect.get("effect") in ("helped", "hurt"):
             setattr(rule, effect["effect"], getattr(rule, effect["effect"]) + 1)
     return report
+
+
+def row_verdicts(row: dict) -> list[dict]:
+    """A result row's `rule_verdicts` (a JSON list, as evaluate_results writes it; a list as is)."""
+    value = row.get("rule_verdicts")
+    if isinstance(value, list):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str) and value.strip() else []
+    except ValueError:
+        return []
+    return parsed if isinstance(parsed, list) else []
+
+
+def count_verdicts(rules: list[Rule], rows: list[dict]) -> int:
+    """Add the judge's verdicts of `rows` to the counters of `rules` (see the module); return how many
+    were counted. The verdicts' ids are positions (r1, r2, … as `parse_rules` numbers the ruleset the
+    rows ran), so `rules` must be the rules of that ruleset, in order (`render_rules(rules)` is it)."""
+    by_position = {f"r{i}": rule for i, rule in enumerate(rules, start=1)}
+    judged, counted = set(), 0
+    for row in rows:
+        result = row.get("pass_or_fail")
+        for verdict in row_verdicts(row):
+            rule = by_position.get(str(verdict.get("id")))
+            counter = COUNTERS.get((verdict.get("verdict"), result))
+            if rule is None or counter is None:
+                continue
+            setattr(rule, counter, getattr(rule, counter) + 1)
+            judged.add(rule.id)
+            counted += 1
+    for rule in rules:
+        rule.judged_loops += rule.id in judged
+    return counted
+
+
+def drop_unhelpful(rules: list[Rule], after: int | None) -> list[str]:
+    """Remove, in place, every rule judged in at least `after` loops that never helped (None: keep all);
+    return a report line per rule removed."""
+    if not after:
+        return []
+    dropped = [r for r in rules if r.judged_loops >= after and r.helped == 0]
+    for rule in dropped:
+        rules.remove(rule)
+    return [f"dropped {r.id}: never helped in {r.judged_loops} judged loop(s) ({r.record()})" for r in dropped]
+
+
+def words(text: str) -> set[str]:
+    """A rule's normalized words: lower case, crudely stemmed, without stop words."""
+    found = set()
+    for word in re.findall(r"[a-z0-9_]+", text.lower()):
+        if word in STOP_WORDS:
+            continue
+        found.add(re.sub(r"(ing|ed|es|s)$", "", word) if len(word) > 4 else word)
+    return found
+
+
+def similarity(a: str, b: str) -> float:
+    """The Jaccard index of two rules' normalized words (1.0: the same words)."""
+    wa, wb = words(a), words(b)
+    return len(wa & wb) / len(wa | wb) if wa | wb else 1.0
+
+
+def merge_near_duplicates(rules: list[Rule], threshold: float = 0.75) -> list[str]:
+    """Merge, in place, each rule into an earlier one whose words it shares at `threshold` or more (its
+    counters and sources added to the earlier rule, whose text stays); return a report line per merge."""
+    report = []
+    for rule in list(rules):
+        earlier = next((r for r in rules[: rules.index(rule)] if similarity(r.text, rule.text) >= threshold), None)
+        if earlier is None:
+            continue
+        for counter in ("helped", "hurt", "broken_failed", "broken_passed", "not_applicable"):
+            setattr(earlier, counter, getattr(earlier, counter) + getattr(rule, counter))
+        earlier.judged_loops = max(earlier.judged_loops, rule.judged_loops)
+        earlier.sources = sorted(set(earlier.sources) | set(rule.sources))
+        rules.remove(rule)
+        report.append(f"merged {rule.id} into {earlier.id} (word overlap {similarity(earlier.text, rule.text):.2f})")
+    return report
+
+
+def ruleset_tokens(ruleset: str, model: str = "gpt-4.1") -> int:
+    """The ruleset's length in tokens (tiktoken's count for `model`; o200k_base for models it does not know)."""
+    return count_tokens(ruleset or "", model)
+
+
+def fit_rules(rules: list[Rule], max_tokens: int | None, max_chars: int | None, model: str) -> list[str]:
+    """Remove, in place, rules until the rendered ruleset fits both caps: first those that helped least,
+    then those that hurt most, the newest first among equals; return a report line per rule removed."""
+    report = []
+
+    def over() -> bool:
+        text = render_rules(rules)
+        return bool(rules) and (
+            (max_chars is not None and len(text) > max_chars)
+            or (max_tokens is not None and ruleset_tokens(text, model) > max_tokens)
+        )
+
+    while over():
+        order = sorted(rules, key=lambda r: (r.helped, -r.hurt, -rules.index(r)))
+        rules.remove(order[0])
+        report.append(
+            f"dropped {order[0].id}: the ruleset was over its cap ({max_tokens} tokens, {max_chars} characters)"
+        )
+    return report
+
+
+def cap_lines(text: str, max_tokens: int | None, max_chars: int | None, model: str) -> str:
+    """The whole lines of `text` that fit both caps, from the top (a rewrite over its cap)."""
+    kept = ""
+    for line in text.splitlines(keepends=True):
+        longer = kept + line
+        if (max_chars is not None and len(longer) > max_chars) or (
+            max_tokens is not None and ruleset_tokens(longer, model) > max_tokens
+        ):
+            break
+        kept = longer
+    return kept
+
+
+def tried_section(tried: list[tuple[str, str]]) -> str:
+    """The meta-prompt's section on rulesets already grown from the current one: (ruleset, how it did)."""
+    if not tried:
+        return ""
+    parts = [f"### {note}\n{ruleset.strip() or '(empty)'}" for ruleset, note in tried]
+    heading = "## Rulesets already grown from this one, and how they did (write a different, better one)"
+    return "\n\n" + heading + "\n" + "\n\n".join(parts)
 
 
 def find_leaks(ruleset: str, train: pd.DataFrame) -> pd.DataFrame:

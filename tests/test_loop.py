@@ -37,18 +37,31 @@ def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
     for loop in (0, 1):
         lines = (rulesets_dir / f"ruleset_{loop}.txt").read_text().splitlines()
         assert lines[0].startswith("train_accuracy: ") and lines[1].startswith("test_accuracy: ")
-        assert lines[2:7] == [
+        assert lines[2:8] == [
             "train_scored: 6",
             "train_errors: 0",
             "test_scored: 6",
             "test_errors: 0",
-            f"optimized ruleset_{loop}:",
+            "selection: best (on train)",  # the default policy; with one candidate, or a better one, the latest
+            f"grown_from: loop {loop}",
         ]
+        assert f"optimized ruleset_{loop}:" in lines and any(line.startswith("ruleset_tokens: ") for line in lines)
         for split in ("train", "test"):
             assert len(pd.read_csv(run_dir / f"{split}_results_{loop}.csv")) == 6
     _, test_0, rule = read_ruleset_file(rulesets_dir / "ruleset_0.txt")
     _, test_1, _ = read_ruleset_file(rulesets_dir / "ruleset_1.txt")
     assert rule.strip() and test_1 > test_0, (test_0, test_1)
+
+    # the judge explained from the trajectory: what the agent did, not only what the patch lacks
+    train_0 = pd.read_csv(run_dir / "train_results_0.csv")
+    gave_up = train_0[train_0["cline_patch"].isna()]
+    explained = gave_up["explanation"].str.startswith(
+        "The agent ended after 1 LLM call without running any command or the tests"
+    )
+    assert len(gave_up) and explained.all()
+    assert gave_up["trajectory"].str.contains("Ended: gave up").all()
+    verdicts = pd.read_csv(run_dir / "train_results_1.csv")["rule_verdicts"].map(json.loads)
+    assert all(v and v[0]["id"] == "r1" and v[0]["verdict"] in ("followed", "broken") for v in verdicts)
 
     # loop 1's agent requests carried the rule learned in loop 0; loop 0's did not
     requests = agent_requests(offline)
@@ -75,6 +88,7 @@ def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
     )
     executed = (tmp_path / "executed.ipynb").read_text()
     assert "OFFLINE DEMO MODE" in executed and phoenix in executed
+    assert "The agent ended after 1 LLM call without running any command or the tests" in executed
     assert f"compare loop 0 with loop 1 (test): {phoenix}/datasets/" in executed
 
     # the same notebook and run name again: everything is read back, nothing is sent to the model

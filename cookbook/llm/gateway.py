@@ -264,6 +264,11 @@ class _StreamReader:
             self.usage = event["usage"]
         if kind == "content_block_delta" and event.get("delta", {}).get("type") == "text_delta":
             self.text.append(event["delta"]["text"])
+        # Anthropic's tool calls: a tool_use block, then its input as JSON fragments
+        if kind == "content_block_start" and event.get("content_block", {}).get("type") == "tool_use":
+            self.tool_calls[event.get("index", 0)] = {"name": event["content_block"].get("name", ""), "arguments": ""}
+        if kind == "content_block_delta" and event.get("delta", {}).get("type") == "input_json_delta":
+            self.tool_calls.get(event.get("index"), {"arguments": ""})["arguments"] += event["delta"]["partial_json"]
         for choice in event.get("choices") or []:
             delta = choice.get("delta") or choice.get("message") or {}
             if delta.get("content"):

@@ -7,8 +7,11 @@ The script is a small, honest story:
 - The agent's model fixes the easy tasks at once (it sends the gold edits). On the other tasks it gives
   up without running anything — unless the rules in its system prompt tell it to run the tests first;
   then it runs `python -m pytest` through Cline's shell tool and makes the fix.
-- The judge explains each failure from what it sees (an empty patch) and suggests running the tests.
-- The optimizer reads the judges' suggestions out of its meta-prompt and writes them as rules.
+- The judge explains each result from what it sees — the agent's trajectory in its request ("The agent
+  ended after 1 LLM call without running any command or the tests") and the patch — suggests running the
+  tests, and says of each rule whether the agent followed it (it ran the tests) or broke it.
+- The optimizer reads the judges' suggestions out of its meta-prompt and writes them as rules (rewrite
+  mode: the whole ruleset; delta mode: an "add" operation).
 So the rule the next loop's agent receives was learned from feedback, and the agent's behaviour changes
 only because the rule is in the prompt it receives.
 """
@@ -66,25 +69,29 @@ class DemoScript:
         text = messages_text(request, "user")
         passed = "## Test result\nPASSED" in text
         empty = "(empty: the agent changed nothing)" in text
+        did = what_the_agent_did(text)
         if passed:
-            explanation = "The patch changes the same code as the reference fix and the hidden tests pass."
+            explanation = f"{did}; its patch changes the same code as the reference fix and the hidden tests pass."
         elif empty:
-            explanation = (
-                "The agent ended without changing any code: it never reproduced the bug or ran the "
-                "tests, so it had no evidence of where the fault was."
-            )
+            explanation = f"{did}: it never reproduced the bug, so it had no evidence of where the fault was."
         else:
-            explanation = "The patch does not make the failing tests pass."
+            explanation = f"{did}; its patch does not make the failing tests pass."
         answer = {
             "correctness": "correct" if passed else "incorrect",
             "explanation": explanation,
             "improvement": JUDGE_IMPROVEMENT,
         }
+        schema = request["response_format"]["json_schema"]["schema"]
+        if "rules" in schema["properties"]:  # a verdict on every rule, as the strict schema requires
+            answer["rules"] = rule_verdicts(schema, text)
         return Reply(content=json.dumps(answer))
 
     def optimizer(self, request: dict) -> Reply:
         text = messages_text(request, "user")
-        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## Examples", 1)[0].strip()
+        if (request.get("response_format") or {}).get("json_schema", {}).get("name") == "ruleset_operations":
+            return self.delta(text)
+        # the section ends at the next heading: the examples, or the rulesets already grown from it
+        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## ", 1)[0].strip()
         rules = [] if current.startswith("(empty") else [line for line in current.splitlines() if line.strip()]
         failures = text.count("correctness:\nincorrect")
         if failures:
@@ -94,6 +101,46 @@ class DemoScript:
             if rule not in rules:
                 rules.append(rule)
         return Reply(content="<ruleset>\n" + "\n".join(rules) + "\n</ruleset>")
+
+    def delta(self, text: str) -> Reply:
+        """Delta mode: add the judges' suggestion as a rule, unless a rule says it already."""
+        current = text.split("## The current ruleset\n", 1)[-1].split("\n\n## ", 1)[0]
+        suggestion = re.search(r"improvement:\n(.+)", text)
+        rule = suggestion.group(1).strip() if suggestion else JUDGE_IMPROVEMENT
+        operations = []
+        if "correctness:\nincorrect" in text and rule not in current:
+            operations.append({"op": "add", "id": "", "text": rule, "sources": []})
+        return Reply(content=json.dumps({"operations": operations, "effects": []}))
+
+
+def what_the_agent_did(text: str) -> str:
+    """One sentence from the trajectory in a judge's request: how many LLM calls, commands, tests."""
+    section = text.split("## What the agent did", 1)[-1].split("\n## ", 1)[0]
+    calls = re.search(r"after (\d+ LLM calls?)", section)
+    commands = re.search(r"^Commands run \((\d+)\)", section, re.M)
+    ran_tests = "Tests: ran the tests" in section
+    if not commands:
+        ran = "without running any command or the tests"
+    else:
+        ran = f"after running {commands.group(1)} command(s)" + (
+            ", the tests among them" if ran_tests else " but never the tests"
+        )
+    return f"The agent ended after {calls.group(1) if calls else 'its LLM calls'} {ran}"
+
+
+def rule_verdicts(schema: dict, text: str) -> list[dict]:
+    """The demo's verdict on each rule: a rule about the tests is followed when the agent ran them, broken
+    when it did not; other rules do not apply."""
+    ids = schema["properties"]["rules"]["items"]["properties"]["id"]["enum"]
+    ran_tests = "Tests: ran the tests" in text
+    verdicts = []
+    for rule_id in ids:
+        line = re.search(rf"^\[{rule_id}\] (.+)$", text, re.M)
+        about_tests = bool(line) and RULE_KEYWORD in line.group(1)
+        verdict = ("followed" if ran_tests else "broken") if about_tests else "not_applicable"
+        evidence = "the trajectory shows a test run" if ran_tests else "the trajectory shows no test run"
+        verdicts.append({"id": rule_id, "verdict": verdict, "evidence": evidence if about_tests else ""})
+    return verdicts
 
 
 def start_demo_server(instances: list[dict], latency: float = 0.0, log_path=None) -> ScriptedLLM:

@@ -59,6 +59,15 @@ class LoopConfig(BaseModel):
         None, description="reasoning models only; None: $OPTIMIZER_REASONING_EFFORT, else the provider's default"
     )
     optimizer_mode: Literal["rewrite", "delta"] = "rewrite"
+    selection: Literal["latest", "best", "pareto"] = Field(
+        "best",
+        description="the candidate each new ruleset grows from: latest (the cookbook's: the ruleset just run), best "
+        "(on validation, else train), pareto (GEPA's: a seeded draw among rulesets best on some instance)",
+    )
+    max_ruleset_tokens: int = Field(1500, ge=50, description="cap of the ruleset's length in tokens (tiktoken's count)")
+    drop_unhelpful_after: int | None = Field(
+        3, ge=1, description="delta mode: drop a rule that never helped once the judge judged it in this many loops"
+    )
     context_size_k: int | None = Field(
         None,
         description="the optimizer's context window in TOKENS, as the cookbook passes it (400000 for gpt-5); "

@@ -2,12 +2,29 @@
 
 A *stop rule* looks at the history of finished loops (one row per loop: accuracies, tokens, costs) and
 returns a reason to stop before the next loop, or None. `AnyOf` stops at the first rule that does.
-*Selection* picks the loop whose ruleset is best, on validation when there is one, never on test.
+`select_best` picks the loop whose ruleset is best, on validation when there is one, never on test.
+
+A *selection policy* picks the candidate the next ruleset grows from. A **candidate** is a ruleset some
+loop ran, with that loop's results: loop N runs candidate N (the ruleset learned in loop N-1; loop 0: the
+empty one), so loop N's results — and the accuracies in loop N's history row — are candidate N's scores.
+The ruleset *learned* in loop N has no score yet: it becomes candidate N+1 when loop N+1 runs it. So in
+loop N, after its runs are scored and judged, the policy chooses among candidates 0…N, and the optimizer
+rewrites the chosen one from that candidate's own judged training runs:
+
+- `Latest` — candidate N, the ruleset just run (the cookbook's behaviour: every rewrite is accepted);
+- `Best` — the best accuracy on validation (on train when there is no validation split; never test),
+  ties to the earlier loop: a loop never grows from a ruleset that did worse than one it already had;
+- `Pareto` — GEPA's: for each instance, the candidates with its best pass rate form its front; candidates
+  dominated by others (on every front they are on, another remaining candidate is too) are removed, the
+  lowest-scoring first; one is drawn with a weight of how many fronts it is on, by a generator seeded
+  with the run's seed and the loop, so the draw is the same when the loop is run again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import random
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
@@ -111,3 +128,134 @@ def estimate_line(loop: int, history: pd.DataFrame) -> str:
         f"loop {loop}: estimated cost ~{loop_tokens(rows[-1]):,} tokens, {estimate} "
         f"(spent so far {sum(map(loop_tokens, rows)):,} tokens, {total})"
     )
+
+
+# -- selection --------------------------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """A ruleset a loop ran, with that loop's results per split (the loop that runs a candidate scores it)."""
+
+    loop: int
+    ruleset: str
+    results: dict[str, pd.DataFrame]
+
+    @property
+    def train(self) -> pd.DataFrame:
+        """Its judged training runs: what the optimizer learns from when it grows the next ruleset from it."""
+        return self.results["train"]
+
+    def rates(self, split: str) -> pd.Series:
+        """Pass rate per instance on `split` (scored runs only: infrastructure errors are left out)."""
+        df = self.results.get(split)
+        if df is None or not len(df):
+            return pd.Series(dtype=float)
+        df = df[df["outcome"] != "error"] if "outcome" in df else df
+        return df.groupby("instance_id")["pass_or_fail"].apply(lambda s: float((s == "pass").mean()))
+
+    def accuracy(self, split: str) -> float:
+        rates = self.rates(split)
+        return float(rates.mean()) if len(rates) else float("nan")
+
+
+def selection_split(candidates: list[Candidate]) -> str:
+    """The split candidates are chosen on: validation when they have one, else train (never test)."""
+    return "validation" if any(len(c.rates("validation")) for c in candidates) else "train"
+
+
+@dataclass
+class Choice:
+    """What a selection policy chose in a loop: the candidate the next ruleset grows from (`parent`, by the
+    loop that ran it), the split it was chosen on, every candidate's accuracy there, and (pareto) on how
+    many instances' fronts each candidate is."""
+
+    policy: str
+    loop: int
+    parent: int
+    on: str
+    scores: dict[int, float]
+    front: dict[int, int] = field(default_factory=dict)
+
+    def text(self) -> str:
+        scores = ", ".join(f"loop {k} {v:.3f}" for k, v in self.scores.items())
+        front = f"; front: {', '.join(f'loop {k} on {n}' for k, n in self.front.items())}" if self.front else ""
+        return f"selection {self.policy} on {self.on}: the next ruleset grows from loop {self.parent} ({scores}{front})"
+
+    def as_dict(self) -> dict:
+        return {"selection": self.policy, "grown_from": self.parent, "selected_on": self.on} | {
+            "candidate_scores": {str(k): v for k, v in self.scores.items()},
+            "front": {str(k): n for k, n in self.front.items()},
+        }
+
+
+class SelectionPolicy(Protocol):
+    name: str
+
+    def __call__(self, candidates: list[Candidate], loop: int) -> Choice:
+        """The candidate (of those run so far, in loop order) the ruleset learned in `loop` grows from."""
+        ...
+
+
+def _choice(policy: str, candidates: list[Candidate], loop: int, parent: int, front=None) -> Choice:
+    on = selection_split(candidates)
+    return Choice(policy, loop, parent, on, {c.loop: c.accuracy(on) for c in candidates}, front or {})
+
+
+@dataclass
+class Latest:
+    """The ruleset just run (the cookbook's)."""
+
+    name: str = "latest"
+
+    def __call__(self, candidates: list[Candidate], loop: int) -> Choice:
+        return _choice(self.name, candidates, loop, candidates[-1].loop)
+
+
+@dataclass
+class Best:
+    """The best on validation, else train; ties to the earlier loop."""
+
+    name: str = "best"
+
+    def __call__(self, candidates: list[Candidate], loop: int) -> Choice:
+        on = selection_split(candidates)
+        scored = [c for c in candidates if not math.isnan(c.accuracy(on))] or candidates  # NaN: no scored runs
+        best = max(scored, key=lambda c: (c.accuracy(on), -c.loop))
+        return _choice(self.name, candidates, loop, best.loop)
+
+
+def pareto_front(candidates: list[Candidate], split: str) -> dict[int, int]:
+    """{candidate loop: number of instances on whose front it is}, after removing dominated candidates."""
+    table = pd.DataFrame({c.loop: c.rates(split) for c in candidates})
+    fronts = [set(row[row == row.max()].index) for _, row in table.iterrows() if row.notna().any()]
+    counts = {loop: sum(loop in f for f in fronts) for loop in table.columns}
+    remaining = [loop for loop in table.columns if counts[loop]]
+    # lowest accuracy first, and the later loop first among equals: the earlier of two equals is kept
+    for loop in sorted(remaining, key=lambda k: (table[k].mean(), -k)):
+        others = set(remaining) - {loop}
+        if all(f & others for f in fronts if loop in f):
+            remaining.remove(loop)
+    return {loop: sum(loop in f for f in fronts) for loop in remaining}
+
+
+@dataclass
+class Pareto:
+    """GEPA's: a draw among the candidates best on at least one instance, weighted by how many (seeded)."""
+
+    seed: int = 0
+    name: str = "pareto"
+
+    def __call__(self, candidates: list[Candidate], loop: int) -> Choice:
+        split = selection_split(candidates)
+        front = pareto_front(candidates, split)
+        if not front:  # no scored instance at all: the ruleset just run
+            return _choice(self.name, candidates, loop, candidates[-1].loop)
+        draw = random.Random(f"{self.seed}:{loop}").choices(list(front), weights=list(front.values()))[0]
+        return _choice(self.name, candidates, loop, int(draw), front)
+
+
+def make_selection(name: str, seed: int = 0) -> SelectionPolicy:
+    """The policy of that name: "latest", "best" or "pareto" (seeded with `seed`)."""
+    policies = {"latest": Latest, "best": Best, "pareto": lambda: Pareto(seed)}
+    if name not in policies:
+        raise ValueError(f"selection must be one of {', '.join(policies)}, not {name!r}")
+    return policies[name]()

@@ -20,9 +20,19 @@ from cookbook.circuit_breaker import CircuitBreaker
 from cookbook.data import load_instances, split_instances
 from cookbook.files import atomic_write_text
 from cookbook.loop.config import LoopConfig
-from cookbook.loop.rules import AnyOf, Budget, Patience, StopRule, select_best
+from cookbook.loop.rules import (
+    AnyOf,
+    Budget,
+    Candidate,
+    Choice,
+    Latest,
+    Patience,
+    StopRule,
+    make_selection,
+    select_best,
+)
 from cookbook.paths import PROJECT_DIR
-from cookbook.rulesets import find_leaks
+from cookbook.rulesets import find_leaks, parse_rules, render_rules, ruleset_tokens
 from cookbook.seams import ConfigurationError, Endpoint
 from cookbook.stats import accuracy, compare, errors, per_instance, scored
 
@@ -45,11 +55,25 @@ def run_paths(run_name: str, results_root: Path | None = None, rulesets_root: Pa
 def ruleset_file_text(ruleset: str, row: dict, loop: int) -> str:
     """The cookbook's ruleset file: its first lines the accuracies (over scored runs) of the ruleset used in
     the loop, then how many runs were scored and how many were infrastructure errors (left out of the
-    accuracy), the header line `optimized ruleset_<loop>:`, then the new ruleset."""
+    accuracy), then the selection — the policy, the split it chose on, the candidate the new ruleset grew
+    from (`grown_from: loop <k>`), each candidate's score there (`candidate_<k>: …`, pareto: the instances
+    it is best on) — and the token lengths of the ruleset used and of the new one, the header line
+    `optimized ruleset_<loop>:`, then the new ruleset. Every header line is `key: value`."""
     lines = [f"train_accuracy: {row['train_accuracy']:.4f}", f"test_accuracy: {row.get('test_accuracy', nan):.4f}"]
     for split in SPLITS:
         if f"{split}_scored" in row:
             lines += [f"{split}_scored: {row[f'{split}_scored']}", f"{split}_errors: {row[f'{split}_errors']}"]
+    if "selection" in row:
+        lines += [f"selection: {row['selection']} (on {row['selected_on']})", f"grown_from: loop {row['grown_from']}"]
+        front = json.loads(row.get("front") or "{}")
+        for k, score in json.loads(row["candidate_scores"]).items():
+            best_on = f" (best on {front[k]} instances)" if k in front else ""
+            lines.append(f"candidate_{k}: {row['selected_on']} {score:.4f}{best_on}")
+    if "ruleset_tokens" in row:
+        lines += [
+            f"ruleset_tokens: {row['ruleset_tokens']}",
+            f"learned_ruleset_tokens: {row['learned_ruleset_tokens']}",
+        ]
     return "\n".join(lines) + f"\noptimized ruleset_{loop}:\n{ruleset}"
 
 
@@ -160,6 +184,7 @@ class OptimizationRun:
             "judge_model": c.judge_model,
             "ruleset_sha": str(df["ruleset_sha"].iloc[0]) if len(df) else "",
             "ruleset": ruleset,
+            **self.selection_metadata(loop),
         }
 
     # -- the loop's files -------------------------------------------------------------------------------
@@ -214,7 +239,9 @@ class OptimizationRun:
         train = results["train"].drop_duplicates("instance_id")
         leaks = find_leaks(new_ruleset, train.merge(self.splits["train"][["instance_id", "repo"]], on="instance_id"))
         atomic_write_text(self.dir / f"leaks_{loop}.csv", leaks.to_csv(index=False))
-        row = self._history_row(loop, ruleset, results, calls, leaks)
+        row = self._history_row(loop, ruleset, results, calls, leaks) | self._selection_row(
+            loop, ruleset, new_ruleset, results
+        )
         atomic_write_text(self.dir / f"loop_{loop}.json", json.dumps(row, indent=1))
         text = ruleset_file_text(new_ruleset, row, loop)
         atomic_write_text(self.rulesets_dir / f"ruleset_{loop}.txt", text)
@@ -244,6 +271,77 @@ class OptimizationRun:
             "ruleset": ruleset,
         }
 
+    # -- candidates and selection (see cookbook/loop/rules.py: the loop that runs a candidate scores it) -----
+    @property
+    def choices(self) -> dict[int, Choice]:
+        """The selection made in each loop of this session: {loop: Choice}."""
+        if not hasattr(self, "_choices"):
+            self._choices: dict[int, Choice] = {}
+        return self._choices
+
+    def candidates(self, loop: int, ruleset: str, results: dict[str, pd.DataFrame | None]) -> list[Candidate]:
+        """Every ruleset run up to `loop`, with its results: the earlier loops' from their files (the ruleset
+        each ran is in its history row), `loop`'s from `ruleset` and `results`."""
+        ran = {int(row["loop"]): row["ruleset"] for row in self.rows if row["loop"] < loop}
+        found = load_results(self.config.run_name, self.dir.parent)
+        earlier = [Candidate(k, ran[k], found[k]) for k in sorted(ran) if k in found]
+        return [*earlier, Candidate(loop, ruleset, {s: df for s, df in results.items() if df is not None})]
+
+    def select(self, loop: int, ruleset: str, results: dict[str, pd.DataFrame | None], optimizer=None) -> Candidate:
+        """Choose, by the configured policy (`selection`), the candidate the ruleset learned in `loop` grows
+        from, among the rulesets run so far (`ruleset` with `results`: this loop's). Returns the candidate:
+        optimize its ruleset from its `train` results. With the `optimizer`, prepares it to grow from that
+        candidate: the rulesets already grown from it, with their scores, are its `tried` (so growing from the
+        same candidate twice is not the same request); in delta mode its rules become the candidate's."""
+        candidates = self.candidates(loop, ruleset, results)
+        choice = make_selection(self.config.selection, self.config.seed)(candidates, loop)
+        self.choices[loop] = choice
+        parent = next(c for c in candidates if c.loop == choice.parent)
+        if optimizer is not None:  # the ruleset learned in loop k (grown from row k's parent) ran in loop k + 1
+            grown = [row["loop"] + 1 for row in self.rows if row.get("grown_from") == parent.loop]
+            optimizer.tried = [
+                (
+                    c.ruleset,
+                    f"tried in loop {c.loop}: {choice.on} {c.accuracy(choice.on):.3f} (this one: "
+                    f"{parent.accuracy(choice.on):.3f})",
+                )
+                for c in candidates
+                if c.loop in grown
+            ]
+        if optimizer is not None and optimizer.mode == "delta":
+            rules_file = self.dir / f"rules_{parent.loop - 1}.json"  # the rules learned in the loop before it
+            if parent.loop > 0 and rules_file.exists():
+                optimizer.load_rules(rules_file)
+            if render_rules(optimizer.rules) != parent.ruleset:
+                optimizer.rules = parse_rules(parent.ruleset, parent.loop)
+        print(f"loop {loop}: {choice.text()}")
+        return parent
+
+    def selection_metadata(self, loop: int) -> dict:
+        """The selection made in `loop`, for its Phoenix experiments ({} before it is made)."""
+        choice = self.choices.get(loop)
+        return choice.as_dict() if choice else {}
+
+    def optimizer_options(self) -> dict:
+        """PromptLearningOptimizer's keyword arguments for this run: its mode and the ruleset's caps."""
+        c = self.config
+        return dict(
+            mode=c.optimizer_mode, max_ruleset_tokens=c.max_ruleset_tokens, drop_unhelpful_after=c.drop_unhelpful_after
+        )
+
+    def _selection_row(self, loop: int, ruleset: str, new_ruleset: str, results: dict) -> dict:
+        """The history row's selection (`latest` when the loop made none) and the ruleset's token lengths:
+        `ruleset_tokens` of the ruleset the loop ran (beside its accuracies), `learned_ruleset_tokens`."""
+        choice = self.choices.get(loop) or Latest()(self.candidates(loop, ruleset, results), loop)
+        meta, model = choice.as_dict(), self.config.agent_model or "gpt-4.1"
+        return {
+            **{k: meta[k] for k in ("selection", "selected_on", "grown_from")},
+            "candidate_scores": json.dumps(meta["candidate_scores"]),
+            "front": json.dumps(meta["front"]),
+            "ruleset_tokens": ruleset_tokens(ruleset, model),
+            "learned_ruleset_tokens": ruleset_tokens(new_ruleset, model),
+        }
+
     def stop(self, loop: int, reason: str) -> None:
         """End the run before `loop`, with the reason in `stopped.json`."""
         self.stop_reason = reason
@@ -264,6 +362,8 @@ class OptimizationRun:
             "chosen_on": "validation" if len(self.splits["validation"]) else "train",
             "best_ruleset": history.loc[history["loop"] == best, "ruleset"].iloc[0],
             "stopped": self.stop_reason,
+            "selection": self.config.selection,
+            "grown_from": {str(r["loop"]): r.get("grown_from") for r in history.to_dict("records")},
         }
         if "test" in finished.get(best, {}) and "test" in finished.get(0, {}):
             report["best_vs_empty_on_test"] = compare(finished[0]["test"], finished[best]["test"])

@@ -3,8 +3,10 @@
 One Prompt per run (named after the run, made to fit Phoenix's rule for prompt names), one version per
 loop: the agent's base prompt followed by the ruleset that loop ran, tagged `loop-<n>`, described by the
 scores that ruleset earned on each split (accuracy over scored rows with its Wilson interval, and the
-infrastructure errors beside it) and by the selection verdict at that moment. The tag `best` follows the
-loop the selection picks. Phoenix's versions page then shows how the ruleset changed, loop by loop.
+infrastructure errors beside it), by the verdict of `select_best` at that moment, and by the selection
+policy's choice in that loop (the candidate the next ruleset grows from, and every candidate's score).
+The tag `best` follows the loop `select_best` picks. Phoenix's versions page then shows how the ruleset
+changed, loop by loop.
 
 A version is found again by its loop and the digest of its text, so logging a loop twice adds nothing.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import pandas as pd
@@ -38,14 +40,23 @@ def prompt_text(base_prompt: str, ruleset: str) -> str:
     return f"{base_prompt.strip()}\n\n# Ruleset\n{ruleset.strip() or EMPTY_RULESET}\n"
 
 
-def selection(history: pd.DataFrame, loop: int, accuracies: dict[str, float]) -> tuple[int, str, str]:
+def selection(
+    history: pd.DataFrame, loop: int, accuracies: dict[str, float], choice: dict | None = None
+) -> tuple[int, str, str]:
     """(best loop, the split it is chosen on, a verdict on `loop`) by `select_best` over the loops in
-    `history` and this loop with `accuracies` ({split: accuracy})."""
+    `history` and this loop with `accuracies` ({split: accuracy}); with the selection policy's `choice` in
+    this loop (`Choice.as_dict()`), the verdict says which candidate the next ruleset grows from."""
     rows = [r for r in history.to_dict("records") if r.get("loop") != loop] if len(history) else []
     frame = pd.DataFrame([*rows, {"loop": loop, **{f"{s}_accuracy": a for s, a in accuracies.items()}}])
     best = select_best(frame)
     on = "validation" if "validation_accuracy" in frame and frame["validation_accuracy"].notna().any() else "train"
     verdict = f"best so far on {on}" if best == loop else f"not selected: loop {best} stays best on {on}"
+    if choice:
+        scores = ", ".join(f"loop {k} {v:.3f}" for k, v in choice["candidate_scores"].items())
+        verdict += (
+            f"; selection {choice['selection']} on {choice['selected_on']}: the next ruleset grows from loop "
+            f"{choice['grown_from']} (candidates: {scores})"
+        )
     return best, on, verdict
 
 
@@ -65,6 +76,7 @@ class RulesetVersion:
     chosen_on: str
     verdict: str
     ruleset_sha: str = ""
+    selection: dict = field(default_factory=dict)  # the policy's choice in this loop (Choice.as_dict())
 
     @property
     def text(self) -> str:
@@ -90,6 +102,7 @@ class RulesetVersion:
             "verdict": self.verdict,
             "best_loop": self.best_loop,
             "chosen_on": self.chosen_on,
+            "selection": self.selection,
         }
 
     def body(self) -> dict:

@@ -84,7 +84,7 @@ def _content(content) -> str:
 
 def _new_messages(request: dict) -> list[dict]:
     """The request's messages after its last assistant turn (with Anthropic's `system` on a first turn)."""
-    messages = request.get("messages") or []
+    messages = request.get("messages") or request.get("messages_new") or []  # a linear transcript stores what is new
     last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
     new = messages[last + 1 :]
     if last < 0 and request.get("system"):

@@ -12,41 +12,9 @@ from __future__ import annotations
 
 import threading
 import warnings
-from dataclasses import dataclass
 
-from cookbook.llm.models import SCRIPTED_MODELS, family
+from cookbook.llm.models import PRICES, SCRIPTED_MODELS, Price, family
 from cookbook.llm.usage import Usage
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million tokens. `cached_input`: a prompt-cache read; `cache_write`: a prompt-cache write
-    (Anthropic; None where writing is free, as at OpenAI)."""
-
-    input: float
-    output: float
-    cached_input: float
-    cache_write: float | None = None
-
-
-PRICES: dict[str, Price] = {
-    "gpt-5": Price(1.25, 10.0, 0.125),
-    "gpt-5-mini": Price(0.25, 2.0, 0.025),
-    "gpt-5-nano": Price(0.05, 0.4, 0.005),
-    "gpt-5.1": Price(1.25, 10.0, 0.125),
-    "gpt-4.1": Price(2.0, 8.0, 0.5),
-    "gpt-4.1-mini": Price(0.4, 1.6, 0.1),
-    "gpt-4.1-nano": Price(0.1, 0.4, 0.025),
-    "gpt-4o": Price(2.5, 10.0, 1.25),
-    "gpt-4o-mini": Price(0.15, 0.6, 0.075),
-    "o3": Price(2.0, 8.0, 0.5),
-    "o4-mini": Price(1.1, 4.4, 0.275),
-    # Anthropic: cache writes (5-minute) at 1.25x the input price, cache reads at 0.1x
-    "claude-sonnet-4-5": Price(3.0, 15.0, 0.3, 3.75),
-    "claude-sonnet-4": Price(3.0, 15.0, 0.3, 3.75),
-    "claude-opus-4-1": Price(15.0, 75.0, 1.5, 18.75),
-    "claude-haiku-4-5": Price(1.0, 5.0, 0.1, 1.25),
-}
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
@@ -109,6 +77,9 @@ def _warn_unknown(model: str) -> None:
         _warned.add(model)
     warnings.warn(
         f"prices: no list price for model {model!r}; its cost is shown as unknown (None). "
-        "Add it to cookbook.llm.prices.PRICES (or pass prices=) to count it.",
+        "Add it to cookbook.llm.models.MODELS (or pass prices=) to count it.",
         stacklevel=3,
     )
+
+
+__all__ = ["PRICES", "Price", "cost_usd", "has_price", "price", "price_of", "unpriced"]

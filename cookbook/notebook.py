@@ -3,6 +3,7 @@ optimizers (`cookbook.loop.compare`) execute with papermill, each with its own p
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -29,3 +30,21 @@ def execute_notebook(parameters: dict, output: Path, log_output: bool = True) ->
         progress_bar=False,
         kernel_name="python3",
     )
+
+
+def default_parameters() -> dict:
+    """The settings of the notebook's `parameters` cell as committed (its upper-case names)."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    namespace: dict = {}
+    exec("".join(cell["source"]), namespace)  # the cell is plain assignments of settings
+    return {name: value for name, value in namespace.items() if name.isupper()}
+
+
+def default_run_name() -> str:
+    """The run the notebook makes with its own settings (what `make demo` runs): named after its
+    configuration, in offline demo mode when no provider variable is set."""
+    from cookbook.llm.endpoints import offline
+    from cookbook.loop import LoopConfig
+
+    return LoopConfig.from_parameters(default_parameters(), offline=offline()).run_name

@@ -7,7 +7,7 @@
   its tags and scores, the newest one's text (base prompt and ruleset) open.
 
 It uses the Phoenix the demo left running (or starts the local one again on the same data) and the demo's
-run (`offline-demo` without a key, else `bundled-demo`; `--run-name` for another), and saves the pictures
+run (the one `make demo` makes: the notebook's own settings; `--run-name` for another), and saves the pictures
 in `COOKBOOK_DIR/screenshots/`. `make screenshot` runs the demo first and installs Debian's `chromium` if
 it is missing.
 """
@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cookbook.llm.endpoints import offline
+from cookbook.notebook import default_run_name
 from cookbook.paths import cookbook_dir
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import list_versions, prompt_id, prompt_name, versions_url
@@ -77,10 +77,13 @@ def pages(url: str, run_name: str, split: str) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run-name", default="offline-demo" if offline() else "bundled-demo")
+    parser.add_argument(
+        "--run-name", default=None, help="default: the run of the notebook's own settings (make demo's)"
+    )
     parser.add_argument("--split", default="test", help="whose dataset's experiments page (train or test)")
     parser.add_argument("--out-dir", type=Path, default=cookbook_dir() / "screenshots")
     args = parser.parse_args(argv)
+    args.run_name = args.run_name or default_run_name()
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         sys.exit("chromium is not installed: apt-get install chromium (make screenshot does it)")

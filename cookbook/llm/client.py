@@ -26,6 +26,7 @@ from cookbook.files import atomic_write_text
 from cookbook.llm.endpoints import ConfigurationError
 from cookbook.llm.models import is_reasoning, limits
 from cookbook.llm.prices import Price, cost_usd
+from cookbook.llm.upstream import classify
 from cookbook.llm.usage import Usage, usage_from
 from cookbook.paths import cookbook_dir
 from cookbook.seams import CookbookError, Endpoint
@@ -194,10 +195,8 @@ class LLMClient:
         where = f"the model endpoint {self.endpoint.base_url} (model {self.model})"
         try:
             completion = self.client.chat.completions.create(**request)
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-            raise EndpointError(f"{where} refused the key ({e.status_code}); check the API key") from None
-        except openai.NotFoundError as e:
-            raise EndpointError(f"{where} does not serve the model ({e.status_code}); check the model name") from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
+            raise EndpointError(classify(e.status_code, e.response.content, where).message) from None
         except openai.APIConnectionError as e:
             raise EndpointError(f"{where} is not reachable ({e}); check the base URL and that it is up") from None
         except openai.APIResponseValidationError:

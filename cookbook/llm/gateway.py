@@ -19,7 +19,6 @@ toward `max_requests`: only requests the model answered do. `insufficient_quota`
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import threading
@@ -34,7 +33,7 @@ import httpx
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import system_prompt
 from cookbook.llm.transcripts import TranscriptWriter
-from cookbook.llm.upstream_errors import TRANSIENT_IN_A_ROW, UpstreamError, classify, unreachable
+from cookbook.llm.upstream import TRANSIENT_IN_A_ROW, UpstreamError, auth_headers, classify, retry_wait, unreachable
 from cookbook.llm.usage import usage_from
 from cookbook.seams import Endpoint
 
@@ -48,7 +47,6 @@ HOP_BY_HOP = {
     "x-api-key",
     "accept-encoding",
 }
-ANTHROPIC_VERSION = "2023-06-01"  # sent when an agent speaking the Messages API did not say
 
 
 def normalize_space(text: str) -> str:
@@ -215,23 +213,6 @@ class Gateway(BackgroundHTTPService):
         return reply
 
 
-def retry_wait(headers, attempt: int) -> float:
-    """Seconds to wait before sending a rate-limited request again: OpenAI's `retry-after-ms`, else
-    `retry-after` (seconds or an HTTP date), else exponential backoff from one second."""
-    try:
-        if headers.get("retry-after-ms"):
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        after = headers.get("retry-after")
-        if after:
-            try:
-                return max(0.0, float(after))
-            except ValueError:
-                return max(0.0, email.utils.parsedate_to_datetime(after).timestamp() - time.time())
-    except (TypeError, ValueError):
-        pass
-    return min(2.0**attempt, 30.0)
-
-
 class _StreamReader:
     """Collects usage, text and tool calls from an SSE stream while it passes through."""
 
@@ -364,9 +345,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 tool_calls=list(reader.tool_calls.values()),
                 duration_s=round(time.time() - started, 3),
             )
-            failure = classify(reply.status_code, entry.get("error_body", ""), self._where(body))
-            if failure is None and "reply_body" in entry:  # a 2xx whose body is not JSON
-                failure = UpstreamError("endpoint", True, f"{self._where(body)} answered with a body that is not JSON")
+            json_body = "reply_body" not in entry  # a body that is not JSON was kept as text
+            failure = classify(reply.status_code, entry.get("error_body", ""), self._where(body), json_body)
             self.gateway._record(stats, entry, failure)
 
     def _where(self, body: dict) -> str:
@@ -375,13 +355,9 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def _headers(self) -> dict:
         """The agent's headers, its own auth replaced by the upstream's: one header, of the upstream's kind."""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        if self.gateway.api == "anthropic":
-            headers["x-api-key"] = self.gateway.api_key
-            if "anthropic-version" not in {k.lower() for k in headers}:
-                headers["anthropic-version"] = ANTHROPIC_VERSION
-        else:
-            headers["Authorization"] = f"Bearer {self.gateway.api_key}"
-        return headers
+        sent = {k.lower() for k in headers}  # its auth headers are hop-by-hop: gone; its anthropic-version wins
+        upstream = auth_headers(self.gateway.api, self.gateway.api_key)
+        return headers | {k: v for k, v in upstream.items() if k.lower() not in sent}
 
     def _send(self, status: int, headers, content: bytes) -> None:
         self.send_response(status)

@@ -6,10 +6,9 @@ import time
 
 import httpx
 
-from cookbook.llm.upstream_errors import UpstreamError, classify, unreachable
+from cookbook.llm.upstream import UpstreamError, auth_headers, classify, retry_wait, unreachable
 from cookbook.seams import Endpoint
 
-ANTHROPIC_VERSION = "2023-06-01"
 PING = [{"role": "user", "content": "Say OK."}]  # the preflight's request, all of it
 
 
@@ -23,38 +22,28 @@ def ping(endpoint: Endpoint, role: str, timeout: float = 20.0) -> UpstreamError 
     transient 429/5xx is tried once more first). Reasoning models may spend the few tokens thinking and
     answer with empty text: any well-formed 200 counts as an answer."""
     where = f"the {role}'s endpoint {endpoint.base_url} (model {endpoint.model})"
+    headers = auth_headers(endpoint.api, endpoint.api_key)
     if endpoint.api == "anthropic":
         url = f"{endpoint.base_url.rstrip('/')}/messages"
-        headers = {"x-api-key": endpoint.api_key, "anthropic-version": ANTHROPIC_VERSION}
         body = {"model": endpoint.model, "max_tokens": 16, "messages": PING}
     else:
         url = f"{endpoint.base_url.rstrip('/')}/chat/completions"
-        headers = {"Authorization": f"Bearer {endpoint.api_key}"}
-        body = {
-            "model": endpoint.model,
-            "max_completion_tokens": 16,
-            "messages": PING,
-        }
+        body = {"model": endpoint.model, "max_completion_tokens": 16, "messages": PING}
     for attempt in range(2):
         try:
             reply = httpx.post(url, json=body, headers=headers, timeout=httpx.Timeout(timeout, connect=5))
         except httpx.HTTPError as e:
             return unreachable(e, where)
-        failure = classify(reply.status_code, reply.content, where)
-        if failure is None:
-            try:
-                reply.json()
-            except ValueError:
-                return UpstreamError("endpoint", True, f"{where} answered with a body that is not JSON")
-            return None
-        if failure.fatal or attempt:
+        failure = classify(reply.status_code, reply.content, where, json_body=_is_json(reply))
+        if failure is None or failure.fatal or attempt:
             return failure
-        time.sleep(_retry_after(reply.headers.get("retry-after")))
+        time.sleep(min(10.0, retry_wait(reply.headers, attempt=1)))  # 2 s when the reply does not say
     return None
 
 
-def _retry_after(value: str | None) -> float:
+def _is_json(reply: httpx.Response) -> bool:
     try:
-        return min(10.0, float(value or 2))
-    except ValueError:  # an HTTP date
-        return 2.0
+        reply.json()
+    except ValueError:
+        return False
+    return True

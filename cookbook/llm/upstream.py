@@ -1,16 +1,45 @@
-"""What a model endpoint's failure means: whose fault, and whether retrying can fix it.
+"""Talking to a model endpoint: its auth header, what its failures mean (whose fault, and whether retrying
+can fix them), and how long a 429 asks to wait.
 
-One reading of OpenAI's and Anthropic's error replies, shared by the gateway (an agent's run that meets a
-fatal one is stopped and recorded as an infrastructure error, never as the agent's failure) and the
-preflight (which names the fix before any money is spent).
+One reading of OpenAI's and Anthropic's replies, shared by the gateway (an agent's run that meets a fatal
+failure is stopped and recorded as an infrastructure error, never as the agent's failure), the preflight's
+ping (which names the fix before any money is spent) and the judge's and optimizer's client.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from dataclasses import dataclass
 
 TRANSIENT_IN_A_ROW = 3  # transient failures in a row that end a run as the provider's error
+ANTHROPIC_VERSION = "2023-06-01"  # sent when a caller speaking the Messages API did not say
+
+
+def auth_headers(api: str, key: str) -> dict[str, str]:
+    """The one auth header of an endpoint of this API kind: `x-api-key` (with an `anthropic-version`) for
+    "anthropic", `Authorization: Bearer` for "openai"."""
+    if api == "anthropic":
+        return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+    return {"Authorization": f"Bearer {key}"}
+
+
+def retry_wait(headers, attempt: int) -> float:
+    """Seconds to wait before sending a rate-limited request again: OpenAI's `retry-after-ms`, else
+    `retry-after` (seconds or an HTTP date), else exponential backoff from one second."""
+    try:
+        if headers.get("retry-after-ms"):
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        after = headers.get("retry-after")
+        if after:
+            try:
+                return max(0.0, float(after))
+            except ValueError:
+                return max(0.0, email.utils.parsedate_to_datetime(after).timestamp() - time.time())
+    except (TypeError, ValueError):
+        pass
+    return min(2.0**attempt, 30.0)
 
 
 @dataclass(frozen=True)
@@ -32,13 +61,16 @@ def error_detail(body: bytes | str) -> tuple[str, str]:
     return "", str(error or text)[:300]
 
 
-def classify(status: int, body: bytes | str = b"", where: str = "the model endpoint") -> UpstreamError | None:
+def classify(
+    status: int, body: bytes | str = b"", where: str = "the model endpoint", json_body: bool = True
+) -> UpstreamError | None:
     """The meaning of an HTTP status (and error body) from a model endpoint; None when it is not a failure
-    of the endpoint (2xx, or a 400 about the conversation itself, such as its length)."""
+    of the endpoint (2xx, or a 400 about the conversation itself, such as its length). A 2xx whose body is
+    not JSON (`json_body` False) is the endpoint's failure too."""
     code, message = error_detail(body) if status >= 400 else ("", "")
     said = f"{status} {code}: {message}".strip(": ") if code or message else str(status)
     if status < 400:
-        return None
+        return None if json_body else UpstreamError("endpoint", True, f"{where} answered with a body that is not JSON")
     if status in (401, 403):
         return UpstreamError("auth", True, f"{where} refused the key ({said}); check the API key")
     if status == 404:

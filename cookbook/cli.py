@@ -50,19 +50,19 @@ def run_config(args: argparse.Namespace) -> LoopConfig:
     configuration of --run-name (whose --loops may be changed)."""
     from cookbook.llm.endpoints import offline
     from cookbook.loop import LoopConfig, run_paths
+    from cookbook.loop.run import saved_config
 
     values = read_config_file(args.config) if args.config else {}
     values.update({k: v for k, v in vars(args).items() if k in LoopConfig.model_fields and v is not None})
     if args.resume:
         if not args.run_name:
             raise ConfigurationError("--resume continues a run: name it with --run-name.")
-        config_file = run_paths(args.run_name)[0] / "config.json"
-        if not config_file.exists():
-            raise ConfigurationError(f"--resume: there is no run {args.run_name!r} ({config_file} is missing).")
-        saved = LoopConfig.model_validate_json(config_file.read_text())
+        saved = saved_config(args.run_name)
+        if saved is None:
+            missing = run_paths(args.run_name)[0] / "config.json"
+            raise ConfigurationError(f"--resume: there is no run {args.run_name!r} ({missing} is missing).")
         return saved.model_copy(update={"loops": args.loops or saved.loops})
-    config = LoopConfig.parse(values)
-    return config if config.run_name else config.model_copy(update={"run_name": config.default_run_name(offline())})
+    return LoopConfig.parse(values).named(offline())
 
 
 def read_config_file(path: str) -> dict:

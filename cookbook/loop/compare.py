@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from cookbook.loop.config import LoopConfig
 from cookbook.loop.rules import select_best
-from cookbook.loop.run import load_results, run_paths
+from cookbook.loop.run import load_results, run_paths, saved_config
 from cookbook.notebook import execute_notebook
 from cookbook.seams import ConfigurationError
 from cookbook.stats import accuracy, compare
@@ -48,13 +48,13 @@ SELECTIONS = ("latest", "best", "pareto")
 
 def base_config(run_name: str) -> LoopConfig:
     """The saved configuration of a run whose loop 0 is finished; ConfigurationError otherwise."""
-    results_dir, rulesets_dir = run_paths(run_name)
-    if not (results_dir / "config.json").exists() or not (rulesets_dir / "ruleset_0.txt").exists():
+    config = saved_config(run_name)
+    if config is None or not (run_paths(run_name)[1] / "ruleset_0.txt").exists():
         raise ConfigurationError(
             f"compare: run {run_name!r} has no finished loop 0 to compare from; run it first: "
             f"python -m cookbook run --run-name {run_name} --loops 1"
         )
-    return LoopConfig.model_validate_json((results_dir / "config.json").read_text())
+    return config
 
 
 def variant_config(base: LoopConfig, mode: str, selection: str, loops: int) -> LoopConfig:
@@ -113,7 +113,7 @@ def _paired(before: pd.DataFrame | None, after: pd.DataFrame | None, prefix: str
 def variant_row(name: str, reference_test: pd.DataFrame | None) -> tuple[dict, pd.DataFrame | None]:
     """One variant's row of the table, and the test results of its best candidate."""
     results_dir, _ = run_paths(name)
-    config = LoopConfig.model_validate_json((results_dir / "config.json").read_text())
+    config = saved_config(name)
     history = pd.DataFrame([json.loads(p.read_text()) for p in sorted(results_dir.glob("loop_*.json"))])
     history = history.sort_values("loop").reset_index(drop=True)
     found = load_results(name)

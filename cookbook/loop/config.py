@@ -147,8 +147,11 @@ class LoopConfig(BaseModel):
         values = {name: parameters[name.upper()] for name in cls.model_fields if name.upper() in parameters}
         if values.get("run_name") is None:
             values.pop("run_name", None)
-        config = cls.parse(values)
-        return config if config.run_name else config.model_copy(update={"run_name": config.default_run_name(offline)})
+        return cls.parse(values).named(offline)
+
+    def named(self, offline: bool = False) -> LoopConfig:
+        """This configuration, its run named after it (`default_run_name`) when it names none."""
+        return self if self.run_name else self.model_copy(update={"run_name": self.default_run_name(offline)})
 
     def default_run_name(self, offline: bool = False) -> str:
         """`<dataset>-<agent model>-<hash of the settings>` (prefixed `offline-` in offline demo mode): the

@@ -29,6 +29,8 @@ from typing import Protocol
 
 import pandas as pd
 
+from cookbook.stats import scored
+
 
 def loop_tokens(row: dict) -> int:
     return int(row.get("agent_tokens", 0) + row.get("judge_tokens", 0) + row.get("optimizer_tokens", 0))
@@ -37,13 +39,15 @@ def loop_tokens(row: dict) -> int:
 COST_COLUMNS = ("agent_cost_usd", "judge_cost_usd", "optimizer_cost_usd")
 
 
-def _known(value) -> bool:
-    return value is not None and not pd.isna(value)
+def known_sum(values) -> float | None:
+    """The sum of the costs that are known; None when none is (a model with no price: a scripted one)."""
+    known = [float(v) for v in values if v is not None and not pd.isna(v)]
+    return sum(known) if known else None
 
 
 def loop_cost_usd(row: dict) -> float:
     """The loop's known cost (a stage whose models have no price counts 0: a USD budget refuses such models)."""
-    return float(sum(row[k] for k in COST_COLUMNS if _known(row.get(k))))
+    return known_sum(row.get(k) for k in COST_COLUMNS) or 0.0
 
 
 def select_best(history: pd.DataFrame) -> int:
@@ -121,7 +125,7 @@ def estimate_line(loop: int, history: pd.DataFrame) -> str:
     rows = history.to_dict("records")
     if not rows:
         return f"loop {loop}: no estimate yet (the first loop's cost is the estimate of the next)"
-    priced = any(_known(row.get(k)) for row in rows for k in COST_COLUMNS)
+    priced = known_sum(row.get(k) for row in rows for k in COST_COLUMNS) is not None
     spent = sum(map(loop_cost_usd, rows))
     estimate, total = (f"${loop_cost_usd(rows[-1]):.2f}", f"${spent:.2f}") if priced else ("$n/a", "$n/a: no prices")
     return (
@@ -149,8 +153,7 @@ class Candidate:
         df = self.results.get(split)
         if df is None or not len(df):
             return pd.Series(dtype=float)
-        df = df[df["outcome"] != "error"] if "outcome" in df else df
-        return df.groupby("instance_id")["pass_or_fail"].apply(lambda s: float((s == "pass").mean()))
+        return scored(df).groupby("instance_id")["pass_or_fail"].apply(lambda s: float((s == "pass").mean()))
 
     def accuracy(self, split: str) -> float:
         rates = self.rates(split)

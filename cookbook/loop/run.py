@@ -28,6 +28,7 @@ from cookbook.loop.rules import (
     Latest,
     Patience,
     StopRule,
+    known_sum,
     make_selection,
     select_best,
 )
@@ -39,17 +40,17 @@ from cookbook.stats import accuracy, compare, errors, per_instance, scored
 SPLITS = ("train", "validation", "test")
 
 
-def known_sum(values) -> float | None:
-    """The sum of the costs that are known; None when none is (a model with no price: a scripted one)."""
-    known = [float(v) for v in values if v is not None and not pd.isna(v)]
-    return sum(known) if known else None
-
-
 def run_paths(run_name: str, results_root: Path | None = None, rulesets_root: Path | None = None) -> tuple[Path, Path]:
     """(results directory, rulesets directory) of a run."""
     results_root = results_root or PROJECT_DIR / "act_results"
     rulesets_root = rulesets_root or PROJECT_DIR / "act_rulesets"
     return results_root / run_name, rulesets_root / run_name
+
+
+def saved_config(run_name: str, results_root: Path | None = None) -> LoopConfig | None:
+    """The configuration a run was made with (its `config.json`), or None when there is no such run."""
+    config_file = run_paths(run_name, results_root)[0] / "config.json"
+    return LoopConfig.model_validate_json(config_file.read_text()) if config_file.exists() else None
 
 
 def ruleset_file_text(ruleset: str, row: dict, loop: int) -> str:
@@ -91,9 +92,8 @@ class OptimizationRun:
 
     def __init__(self, config: LoopConfig, results_root: Path | None = None, rulesets_root: Path | None = None):
         self.dir, self.rulesets_dir = run_paths(config.run_name, results_root, rulesets_root)
-        config_file = self.dir / "config.json"
-        if config_file.exists():
-            saved = LoopConfig.model_validate_json(config_file.read_text())
+        saved = saved_config(config.run_name, results_root)
+        if saved is not None:
             if differences := saved.differences(config):
                 raise ConfigurationError(
                     f"Run {config.run_name!r} exists with another configuration ({'; '.join(differences)}). "
@@ -113,6 +113,7 @@ class OptimizationRun:
         self.instances = instances
         self.splits = {"train": train, "validation": validation, "test": test}
         self.rows: list[dict] = []
+        self.choices: dict[int, Choice] = {}  # the selection made in each loop of this session
         self.stop_reason = ""
 
     def begin(self) -> None:
@@ -196,7 +197,7 @@ class OptimizationRun:
         """A loop whose ruleset file and results exist is done."""
         if not (self.rulesets_dir / f"ruleset_{loop}.txt").exists():
             return False
-        return all((self.dir / f"{name}_results_{loop}.csv").exists() for name in self._nonempty())
+        return all((self.dir / f"{name}_results_{loop}.csv").exists() for name in self.split_ids())
 
     def read_back(self, loop: int, optimizer) -> str:
         """A finished loop's history row and the ruleset it learned (delta mode: its rules too)."""
@@ -272,13 +273,6 @@ class OptimizationRun:
         }
 
     # -- candidates and selection (see cookbook/loop/rules.py: the loop that runs a candidate scores it) -----
-    @property
-    def choices(self) -> dict[int, Choice]:
-        """The selection made in each loop of this session: {loop: Choice}."""
-        if not hasattr(self, "_choices"):
-            self._choices: dict[int, Choice] = {}
-        return self._choices
-
     def candidates(self, loop: int, ruleset: str, results: dict[str, pd.DataFrame | None]) -> list[Candidate]:
         """Every ruleset run up to `loop`, with its results: the earlier loops' from their files (the ruleset
         each ran is in its history row), `loop`'s from `ruleset` and `results`."""
@@ -333,7 +327,7 @@ class OptimizationRun:
         """The history row's selection (`latest` when the loop made none) and the ruleset's token lengths:
         `ruleset_tokens` of the ruleset the loop ran (beside its accuracies), `learned_ruleset_tokens`."""
         choice = self.choices.get(loop) or Latest()(self.candidates(loop, ruleset, results), loop)
-        meta, model = choice.as_dict(), self.config.agent_model or "gpt-4.1"
+        meta, model = choice.as_dict(), self.config.agent_model
         return {
             **{k: meta[k] for k in ("selection", "selected_on", "grown_from")},
             "candidate_scores": json.dumps(meta["candidate_scores"]),
@@ -370,9 +364,6 @@ class OptimizationRun:
         atomic_write_text(self.dir / "report.json", json.dumps(report, indent=1))
         atomic_write_text(self.rulesets_dir / "best_ruleset.txt", report["best_ruleset"])
         return history
-
-    def _nonempty(self) -> list[str]:
-        return [name for name, df in self.splits.items() if len(df)]
 
 
 def load_results(run_name: str, results_root: Path | None = None) -> dict[int, dict[str, pd.DataFrame]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from cookbook.agent_run import AgentRunner, safe_name
+from cookbook.agent_run import AgentRunner, instance_dir
 from cookbook.agents import make_agent
 from cookbook.circuit_breaker import CircuitBreaker
 from cookbook.credentials import remember_secret
@@ -163,7 +163,7 @@ def longest_first(jobs: list[tuple[str, dict, int]], runs_root: Path) -> list[tu
     known = {}
     for inst in {inst["instance_id"]: inst for _, inst, _ in jobs}.values():
         durations = []
-        for record in (runs_root / safe_name(inst["instance_id"])).glob("*/agent.json"):
+        for record in instance_dir(runs_root, inst["instance_id"]).glob("*/agent.json"):
             try:
                 durations.append(float(json.loads(record.read_text())["agent"]["duration_s"]))
             except (OSError, ValueError, KeyError, TypeError):

@@ -60,6 +60,11 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
+def instance_dir(runs_root: Path, instance_id: str) -> Path:
+    """Where an instance's runs are stored: one folder per agent, version, model, ruleset and attempt."""
+    return runs_root / safe_name(instance_id)
+
+
 @dataclass
 class AgentRunner:
     """One run_act call's fixed parts; `run` does one instance and attempt: agent run, then score, then
@@ -88,7 +93,7 @@ class AgentRunner:
 
     def run(self, inst: dict, attempt: int) -> dict:
         key = f"{self.agent.name}-{self.version}-{safe_name(self.endpoint.model)}-{self.sha}-a{attempt}"
-        run_dir = self.runs_root / safe_name(inst["instance_id"]) / key
+        run_dir = instance_dir(self.runs_root, inst["instance_id"]) / key
         record = self.agent_run(inst, run_dir)
         score = self.score(inst, record, run_dir)
         return self.row(inst, attempt, record, score)

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cookbook.harnesses.grading import strip_ansi
 from cookbook.llm.transcripts import requests
 from cookbook.seams import TIMEOUT
 
@@ -49,7 +50,6 @@ TEST_COMMAND = re.compile(
     r"|\bgo\s+test|\bcargo\s+test|\bmake\s+(test|check)\b"
 )
 TEST_SUMMARY = re.compile(r"\b\d+ (passed|failed|errors?|error)\b|^Ran \d+ tests?|^(OK|FAILED)\b|no tests ran", re.M)
-ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
 WORKSPACE_PREFIX = re.compile(r"^(?:.*/workspaces/[^/]+/|/testbed/)")
 CUT = "[... {n} characters cut ...]"
@@ -87,7 +87,7 @@ def clean(text) -> str:
     """Tool output as text: content parts joined, terminal colours and Claude Code's reminders removed."""
     if isinstance(text, list):
         text = "\n".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in text)
-    return REMINDER.sub("", ANSI.sub("", str(text or ""))).strip()
+    return REMINDER.sub("", strip_ansi(str(text or ""))).strip()
 
 
 def short_path(path: str) -> str:

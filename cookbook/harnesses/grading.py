@@ -38,7 +38,7 @@ def patched_files(patch: str) -> list[str]:
     return [f.path for f in PatchSet(patch)]
 
 
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # any CSI sequence: colours, cursor, modes
 
 
 def strip_ansi(text: str) -> str:

@@ -27,6 +27,7 @@ from cookbook.data.repositories import check_repositories
 from cookbook.docker_engine import DockerUnavailable, check_engine, label_args, sweep_leftovers
 from cookbook.git import git
 from cookbook.images import with_spec
+from cookbook.images.build import image_exists
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
 from cookbook.testbeds.checkout import new_workspace_dir, sweep_stale_workspaces
@@ -70,7 +71,7 @@ class DockerTestbed:
     def prepare(self, instance: dict) -> Workspace:
         """Copy /testbed out of the image, snapshot it, and start the container with it bound in."""
         image = with_spec(instance, self.repos_dir)["image"]
-        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
+        if not image_exists(image):
             pulled = subprocess.run(["docker", "pull", "-q", image], capture_output=True, text=True)
             if pulled.returncode != 0:
                 raise DockerUnavailable(

@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 DATASET ?= bundled
 REPOS_DIR ?=
 HARNESS ?=
+INSTANCES ?=
+REPOS ?=
 
-.PHONY: setup docker-engine test demo stop-phoenix bench validate-benchmark screenshot lint clean
+.PHONY: setup docker-engine test demo stop-phoenix bench validate-benchmark prune-images screenshot lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,16 +41,24 @@ stop-phoenix: setup
 	$(PY) -m cookbook stop-phoenix
 
 validate-benchmark: setup $(if $(filter docker,$(HARNESS)),docker-engine)
-	$(PY) -m cookbook validate-benchmark --dataset $(DATASET) $(if $(REPOS_DIR),--repos-dir $(REPOS_DIR)) $(if $(HARNESS),--harness $(HARNESS))
+	$(PY) -m cookbook validate-benchmark --dataset '$(DATASET)' $(if $(REPOS_DIR),--repos-dir $(REPOS_DIR)) $(if $(HARNESS),--harness $(HARNESS)) \
+		$(if $(INSTANCES),--instances '$(INSTANCES)') $(if $(REPOS),--repos '$(REPOS)')
 
 bench: setup docker-engine
 	$(PY) -m benchmarks.bench_workspaces
+	$(PY) -m benchmarks.bench_sandbox
 	$(PY) -m benchmarks.bench_harness
+	$(PY) -m benchmarks.bench_environments
+	$(PY) -m benchmarks.bench_docker_run
 	$(PY) -m benchmarks.bench_loop
 	$(PY) -m benchmarks.bench_optimizer
 	$(PY) -m benchmarks.bench_phoenix
 	$(PY) -m benchmarks.bench_rate_limit
 	$(PY) -m benchmarks.bench_transcripts
+
+# The project's environment and instance images made more than DAYS days ago (default 30); ALL=1: every image it made.
+prune-images: setup
+	$(PY) -m cookbook prune-images $(if $(DAYS),--older-than $(DAYS)) $(if $(ALL),--all)
 
 # Headless Chromium screenshots of Phoenix after the demo: the experiments page and the ruleset Prompt's versions.
 screenshot: demo

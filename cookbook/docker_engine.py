@@ -5,7 +5,7 @@ Every container the project starts carries `cookbook=1`, `cookbook.run=<run>` an
 `cookbook.owner=<host>:<pid>` (the process that started it). A run removes its containers on every exit
 path; a run that was killed cannot, so the next start sweeps the containers whose owner process on this
 machine is gone — and swebench's own evaluation containers of such runs, whose names end with a run id
-made by `run_id()`.
+made by `run_id()`, and the project's image builds (`cookbook-build.<run id>`).
 """
 
 from __future__ import annotations
@@ -73,10 +73,13 @@ def run_id() -> str:
     return f"cookbook-{_host_tag()}-{os.getpid()}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-SWEBENCH_CONTAINER = re.compile(r"^sweb\.eval\..+\.cookbook-([0-9a-f]{6})-(\d+)-")
+# swebench's evaluation containers (`sweb.eval.<instance>.<run id>`) and the project's image builds
+# (`cookbook-build.<run id>`), which carry no labels: their names say whose they are
+BUILD_CONTAINER_PREFIX = "cookbook-build."
+UNLABELLED_CONTAINER = re.compile(r"^(sweb\.eval\..+|cookbook-build)\.cookbook-([0-9a-f]{6})-(\d+)-")
 
 
-def _gone(host: str, pid: str) -> bool:
+def owner_gone(host: str, pid: str) -> bool:
     """True when `pid` on this machine no longer runs (another machine's processes are never judged)."""
     if host != _host_tag() or not pid.isdigit():
         return False
@@ -96,20 +99,14 @@ def sweep_leftovers() -> list[str]:
         docker = client()
         for container in docker.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
             host, _, pid = container.labels.get(OWNER_LABEL, "").partition(":")
-            if _gone(host, pid):
+            if owner_gone(host, pid):
                 container.remove(force=True)
                 removed.append(container.name)
-        for container in docker.containers.list(all=True, filters={"name": "sweb.eval."}):
-            match = SWEBENCH_CONTAINER.match(container.name)
-            if match and _gone(match.group(1), match.group(2)):
+        for container in docker.containers.list(all=True):
+            match = UNLABELLED_CONTAINER.match(container.name)
+            if match and owner_gone(match.group(2), match.group(3)):
                 container.remove(force=True)
                 removed.append(container.name)
     except Exception:  # a sweep that fails leaves leftovers for the next one; it must not stop a run
         pass
     return removed
-
-
-def project_containers(run: str | None = None) -> list[str]:
-    """Names of the containers the project started (of `run`, if given) that still exist."""
-    label = f"{RUN_LABEL}={run}" if run else f"{LABEL}=1"
-    return [c.name for c in client().containers.list(all=True, filters={"label": label})]

@@ -2,8 +2,13 @@
 swebench's run_evaluation in real containers."""
 
 import json
+import re
+import socket
 import subprocess
 import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from conftest import leftover_containers
@@ -87,7 +92,7 @@ def test_an_empty_report_is_an_error_naming_the_log(row, tmp_path):
     log_dir.mkdir(parents=True)
     (log_dir / "report.json").write_text("")  # what swebench leaves for some failed runs
     done = subprocess.CompletedProcess([], 1, "", "")
-    result = harness.read_back(tmp_path, "run-x", row["instance_id"], done)
+    result = harness.read_back(tmp_path, "run-x", row, done)
     assert result.outcome == "error" and str(log_dir / "report.json") in result.reason
 
 
@@ -103,6 +108,8 @@ def test_images_are_reused_until_their_inputs_change(row, bundled):
 def test_the_harness_follows_the_data(row, bundled):
     plain = bundled.iloc[:2].to_dict("records")
     assert default_harness(plain) == "local" and default_harness([row]) == "docker"
+    real = {**plain[0], "repo": "pallets/flask"}  # a real repository: its own environment, never this machine's
+    assert default_harness([real]) == "docker" and default_harness([*plain, real]) == "docker"
     assert choose_harness(None, [row]) == "docker" and choose_harness("local", plain) == "local"
     with pytest.raises(HarnessError, match="harness='docker'"):
         choose_harness("local", [row])
@@ -128,6 +135,72 @@ def test_containers_of_killed_runs_are_swept_and_live_ones_kept(row):
         assert leftover_containers() == ["cookbook-sweep-live"]
     finally:
         subprocess.run(["docker", "rm", "-f", *owners], capture_output=True)
+
+
+class DockerRecorder:
+    """A pass-through to the engine's socket that notes the path of every API request sent through it (the
+    engine answers everything): point DOCKER_HOST at `url`."""
+
+    REQUEST = re.compile(rb"(?:GET|HEAD|POST|PUT|DELETE) (/[^ ]*) HTTP/1\.[01]\r\n")
+
+    def __init__(self, folder: Path, engine: str = "/var/run/docker.sock"):
+        self.path, self.engine, self.paths = folder / "docker.sock", engine, []
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(self.path))
+        self.server.listen(64)
+        self.url = f"unix://{self.path}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            engine = socket.socket(socket.AF_UNIX)
+            engine.connect(self.engine)
+            threading.Thread(target=self._pipe, args=(client, engine, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(engine, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, requests: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if requests:
+                    self.paths += [m.decode() for m in self.REQUEST.findall(data)]
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_the_engine_is_checked_once_per_harness_not_before_every_instance(row, tmp_path, monkeypatch):
+    """run_act scores each agent's patch in its own call: the engine is pinged (and killed runs' containers
+    swept) when the harness is checked, at the start of a run, never again before each instance."""
+    recorder = DockerRecorder(tmp_path)
+    monkeypatch.setenv("DOCKER_HOST", recorder.url)  # this process, swebench's and the docker CLI
+    try:
+        harness = get_harness("docker")
+        harness.check([row])
+        checked = list(recorder.paths)
+        results = [harness.evaluate([row], {row["instance_id"]: row["patch"]})[0] for _ in range(2)]
+        scoring = recorder.paths[len(checked) :]
+    finally:
+        recorder.close()
+    assert [r.outcome for r in results] == ["resolved", "resolved"]
+    # the check's own requests: the SDK's ping and the sweep's list of labelled containers (its list of every
+    # container, for swebench's, is one swebench's run_evaluation makes too)
+    ours = {p for p in checked if p.endswith("/_ping") or "cookbook" in unquote(p) and "/containers/json" in p}
+    assert any(p.endswith("/_ping") for p in ours) and any("cookbook" in unquote(p) for p in ours)
+    assert any("/containers/create" in p for p in scoring)  # swebench's containers went through the recorder
+    assert not ours & set(scoring)
 
 
 def test_a_bundled_mirror_is_what_the_images_are_built_from(bundled):

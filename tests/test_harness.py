@@ -1,6 +1,6 @@
 import pytest
 
-from cookbook.harnesses import get_harness, score_patches
+from cookbook.harnesses import get_harness
 from cookbook.harnesses.grading import PATCH_DOES_NOT_APPLY, patched_files
 from cookbook.seams import HarnessError
 from cookbook.testbeds.checkout import collect_patch, prepare_workspace, remove_workspace
@@ -15,12 +15,12 @@ def one(bundled):
 
 def test_gold_passes_and_empty_fails(one, local_harness):
     inst = one.iloc[0]
-    gold = score_patches(one, {inst["instance_id"]: inst["patch"]}, local_harness).iloc[0]
-    assert gold["outcome"] == "resolved", gold["reason"] + gold["test_log"][-2000:]
-    empty = score_patches(one, {}, local_harness).iloc[0]
-    assert empty["outcome"] == "unresolved"
-    assert set(empty["failed_tests"]) & set(inst["FAIL_TO_PASS"])
-    assert "PASSED" in empty["test_log"] and "FAILED" in empty["test_log"]
+    gold = local_harness.evaluate(one.to_dict("records"), {inst["instance_id"]: inst["patch"]})[0]
+    assert gold.outcome == "resolved", gold.reason + gold.test_log[-2000:]
+    empty = local_harness.evaluate(one.to_dict("records"), {})[0]
+    assert empty.outcome == "unresolved"
+    assert set(empty.failed_tests) & set(inst["FAIL_TO_PASS"])
+    assert "PASSED" in empty.test_log and "FAILED" in empty.test_log
 
 
 def test_coloured_test_output_still_grades(one, local_harness):
@@ -38,8 +38,8 @@ def test_a_wrong_patch_fails(one, local_harness):
     # A patch that applies but fixes nothing: the gold patch's files with a harmless comment added.
     target = patched_files(inst["patch"])[0]
     wrong = f"diff --git a/{target} b/{target}\n--- a/{target}\n+++ b/{target}\n@@ -1,0 +1,1 @@\n+# not a fix\n"
-    result = score_patches(one, {inst["instance_id"]: wrong}, local_harness).iloc[0]
-    assert result["outcome"] == "unresolved" and result["reason"].startswith("failing tests:")
+    result = local_harness.evaluate(one.to_dict("records"), {inst["instance_id"]: wrong})[0]
+    assert result.outcome == "unresolved" and result.reason.startswith("failing tests:")
 
 
 def test_a_patch_that_does_not_apply_fails_with_that_reason(one, local_harness):
@@ -47,9 +47,9 @@ def test_a_patch_that_does_not_apply_fails_with_that_reason(one, local_harness):
     bogus = (
         "diff --git a/nowhere.py b/nowhere.py\n--- a/nowhere.py\n+++ b/nowhere.py\n@@ -1,2 +1,2 @@\n-a\n-b\n+c\n+d\n"
     )
-    result = score_patches(one, {inst["instance_id"]: bogus}, local_harness).iloc[0]
-    assert result["outcome"] == "unresolved"
-    assert result["reason"] == PATCH_DOES_NOT_APPLY
+    result = local_harness.evaluate(one.to_dict("records"), {inst["instance_id"]: bogus})[0]
+    assert result.outcome == "unresolved"
+    assert result.reason == PATCH_DOES_NOT_APPLY
 
 
 def test_a_model_edit_to_test_files_cannot_hide_the_hidden_tests(one, local_harness):
@@ -60,8 +60,8 @@ def test_a_model_edit_to_test_files_cannot_hide_the_hidden_tests(one, local_harn
     cheat = collect_patch(ws, inst["base_commit"])
     remove_workspace(ws)
     assert "deleted file mode" in cheat
-    result = score_patches(one, {inst["instance_id"]: cheat}, local_harness).iloc[0]
-    assert result["outcome"] == "unresolved", result["reason"]
+    result = local_harness.evaluate(one.to_dict("records"), {inst["instance_id"]: cheat})[0]
+    assert result.outcome == "unresolved", result.reason
 
 
 def test_environment_is_built_once_and_puts_its_python_first(one, local_harness, tmp_path):

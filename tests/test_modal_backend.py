@@ -53,14 +53,15 @@ def test_the_sandbox_needs_a_public_gateway_url(monkeypatch):
 
 def _swebench_row(bundled) -> dict:
     """A bundled task as a current SWE-bench dataset carries it: a registry image and its eval script."""
-    from cookbook.images.eval_script import EVAL_TYPE, LOG_PARSER, make_eval_script
+    from cookbook.images.environment import log_parser
+    from cookbook.images.eval_script import EVAL_TYPE, make_eval_script
 
     inst = bundled.iloc[0].to_dict()
     return {
         **inst,
         "image": "swebench/sweb.eval.x86_64.example:latest",
         "eval_script": make_eval_script(inst),
-        "log_parser": LOG_PARSER,
+        "log_parser": log_parser(inst["repo"]),
         "eval_type": EVAL_TYPE,
     }
 

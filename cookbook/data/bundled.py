@@ -37,8 +37,12 @@ def load_bundled_instances(bundled_dir: Path = BUNDLED_DIR, repos_dir: Path | No
     rows = []
     for package in package_dirs(bundled_dir):
         commits = build_mirror(package, repos_dir)
-        for task_dir in sorted((package / "tasks").iterdir()):
-            rows.append(_instance(package, task_dir, commits[task_dir.name]))
+        tasks = [
+            _instance(package, task_dir, commits[task_dir.name]) for task_dir in sorted((package / "tasks").iterdir())
+        ]
+        # one environment per package, as SWE-bench has one per version: the commit of its latest task
+        latest = max(tasks, key=lambda task: task["created_at"])["base_commit"]
+        rows += [{**task, "environment_setup_commit": latest} for task in tasks]
     return rows
 
 

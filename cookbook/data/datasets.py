@@ -28,7 +28,16 @@ REQUIRED_FIELDS = (
 )
 TEST_LIST_FIELDS = ("FAIL_TO_PASS", "PASS_TO_PASS")
 # Optional per-row text fields; a row without one gets "" (a table would give it NaN, which reads as set)
-OPTIONAL_TEXT_FIELDS = ("install", "test_cmd", "image", "eval_script", "log_parser", "eval_type")
+OPTIONAL_TEXT_FIELDS = (
+    "install",
+    "test_cmd",
+    "image",
+    "eval_script",
+    "log_parser",
+    "eval_type",
+    "environment_setup_commit",
+    "created_at",
+)
 BUNDLED = "bundled"
 
 
@@ -82,8 +91,9 @@ def _load_rows(dataset_name: str, split: str) -> list[dict]:
 def validate_instances(rows: list[dict], source: str = "dataset") -> pd.DataFrame:
     """Check every row has the fields the pipeline needs and normalize them; return a DataFrame.
 
-    A row that lacks a field, or whose test lists are not lists (or JSON strings of lists), raises
-    `DatasetError` naming the row number, its instance_id and the field.
+    A row that lacks a field, whose test lists are not lists (or JSON strings of lists), or whose
+    FAIL_TO_PASS is empty (nothing would tell a fix from no fix) raises `DatasetError` naming the row
+    number, its instance_id and the field.
     """
     if not rows:
         raise DatasetError(f"{source} holds no instances.")
@@ -101,6 +111,11 @@ def validate_instances(rows: list[dict], source: str = "dataset") -> pd.DataFram
         row = dict(row)
         for field in TEST_LIST_FIELDS:
             row[field] = _test_list(row[field], f"{where}, field {field}")
+        if not row["FAIL_TO_PASS"]:
+            raise DatasetError(
+                f"{where}: FAIL_TO_PASS is empty; a task needs a test that fails before the fix and passes after "
+                "it (name it there, or leave the row out)."
+            )
         row["version"] = str(row["version"])
         clean.append(row)
     df = pd.DataFrame(clean)

@@ -1,13 +1,15 @@
 """Repositories: one local mirror (a bare repository) per repository, found in this order:
 1. `repos_dir/<owner>__<name>.git` (or a plain checkout `repos_dir/<owner>__<name>`), when a
    `repos_dir` is given: the user's own mirrors, used read-only, so real SWE-bench repositories
-   work offline;
+   work offline (a copy that lost its empty folders, which git then no longer takes for a repository,
+   is read through a small repository of the project's that borrows its objects);
 2. the bundled benchmark's mirrors, built from `bundled/`;
 3. `<cookbook dir>/repos/<owner>__<name>.git`, cloned from GitHub the first time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -29,7 +31,7 @@ def mirror_for(repo: str, repos_dir: Path | str | None = None) -> Path:
         repos_dir = Path(repos_dir)
         for candidate in (repos_dir / f"{owner_name}.git", repos_dir / owner_name):
             if candidate.is_dir():
-                return candidate
+                return readable_git_dir(candidate)
     if bundled.is_bundled_repo(repo):
         package = bundled.BUNDLED_DIR / repo.split("/", 1)[1]
         bundled.build_mirror(package, Path(repos_dir) if repos_dir else None)
@@ -52,6 +54,29 @@ def mirror_for(repo: str, repos_dir: Path | str | None = None) -> Path:
                     f"named <owner>__<name>.git."
                 ) from e
     return mirror
+
+
+def readable_git_dir(mirror: Path) -> Path:
+    """`mirror`, or — when git does not take it for a repository (a bare mirror copied without its empty
+    `refs/` folder) — a repository of the project's that borrows its objects, its packed refs and its HEAD."""
+    try:
+        git("rev-parse", "--git-dir", cwd=mirror)
+        return mirror
+    except GitError:
+        if not (mirror / "objects").is_dir():
+            raise WorkspaceError(
+                f"{mirror} is neither a git repository nor a bare mirror (it has no objects/)."
+            ) from None
+    where = hashlib.sha1(str(mirror.resolve()).encode()).hexdigest()[:8]
+    shadow = cookbook_dir() / "repos" / "borrowed" / f"{mirror.resolve().name.removesuffix('.git')}-{where}.git"
+    with file_lock(shadow.with_suffix(".lock")):
+        if not (shadow / "HEAD").exists():
+            git("init", "-q", "--bare", str(shadow))
+            (shadow / "objects" / "info" / "alternates").write_text(f"{(mirror / 'objects').resolve()}\n")
+        for name in ("packed-refs", "HEAD"):  # its branches, and which of them is checked out
+            if (mirror / name).is_file():
+                shutil.copyfile(mirror / name, shadow / name)  # not its read-only mode
+    return shadow
 
 
 def check_repositories(instances: list[dict], repos_dir: Path | str | None = None) -> None:

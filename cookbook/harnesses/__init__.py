@@ -6,19 +6,21 @@
   built by the project for rows without images: `cookbook.images`).
 - `modal` (`modal.py`): the row's eval script in a Modal sandbox made from its image, graded by swebench.
 
-The harness follows the data (`default_harness`): rows that name instance images are scored in them.
+The harness follows the data (`default_harness`): the bundled benchmark, whose repositories install with pip,
+is scored locally; every other dataset in Docker — in the images its rows name, or in environments built
+from each row's repository and date (`cookbook.images`), never on this machine's own Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
+from cookbook.data.bundled import is_bundled_repo
+from cookbook.harnesses.grading import NO_CHANGE_PATCH
 from cookbook.images import carries_images, refuse_images
-from cookbook.seams import RESOLVED, UNRESOLVED, Harness
+from cookbook.seams import ERROR, RESOLVED, UNRESOLVED, Harness
 
 HARNESSES = ("local", "docker", "modal")
 
@@ -41,9 +43,12 @@ def get_harness(name: str, *, repos_dir: Path | str | None = None, **options) ->
 
 
 def default_harness(instances: pd.DataFrame | list[dict]) -> str:
-    """The harness the data asks for: `docker` when the rows name instance images (their environments
-    live there), else `local`."""
-    return "docker" if carries_images(_rows(instances)) else "local"
+    """The harness the data asks for: `local` for the bundled benchmark's rows, `docker` for any other
+    (rows that name images live there; real repositories need an environment of their own Python and
+    dependencies, built from the repository)."""
+    rows = _rows(instances)
+    bundled = all(is_bundled_repo(row["repo"]) for row in rows)
+    return "local" if bundled and not carries_images(rows) else "docker"
 
 
 def choose_harness(harness: str | Harness | None, instances: pd.DataFrame | list[dict]) -> str | Harness:
@@ -60,32 +65,18 @@ def _rows(instances: pd.DataFrame | list[dict]) -> list[dict]:
     return instances.to_dict("records") if isinstance(instances, pd.DataFrame) else list(instances)
 
 
-def score_patches(instances: pd.DataFrame | list[dict], patches: Mapping[str, str], harness: Harness) -> pd.DataFrame:
-    """Score patches; one row per instance: instance_id, outcome, reason, test_log, failed_tests, duration_s."""
-    return pd.DataFrame([asdict(r) for r in harness.evaluate(_rows(instances), patches)])
-
-
-# "Empty" in validate_benchmark: a patch that changes no code (it adds one file no test reads), so that every
-# harness runs the tests without the fix — the docker harness scores a truly empty patch without running them.
-NO_CHANGE_PATCH = """\
-diff --git a/.cookbook-no-change b/.cookbook-no-change
-new file mode 100644
---- /dev/null
-+++ b/.cookbook-no-change
-@@ -0,0 +1 @@
-+validate-benchmark: the tests run without the fix
-"""
-
-
 def validate_benchmark(instances: pd.DataFrame | list[dict], harness: Harness) -> pd.DataFrame:
     """Check a benchmark's rule: every gold patch resolves and every empty patch (one that changes no code,
     `NO_CHANGE_PATCH`, so the tests do run) does not.
 
-    Returns one row per instance: instance_id, gold, empty (each an outcome), ok, why, and the seconds.
+    Returns one row per instance: instance_id, gold, empty (each an outcome), ok, why, error_kind (of an
+    infrastructure error: "environment" when the instance's environment cannot be built or its tests cannot
+    run here), and the seconds. The empty patches run first: their runs tell the harness whether an
+    instance's tests report results at all.
     """
     rows = _rows(instances)
-    gold = harness.evaluate(rows, {r["instance_id"]: r["patch"] for r in rows})
     empty = harness.evaluate(rows, {r["instance_id"]: NO_CHANGE_PATCH for r in rows})
+    gold = harness.evaluate(rows, {r["instance_id"]: r["patch"] for r in rows})
     table = []
     for inst, g, e in zip(rows, gold, empty, strict=True):
         why = []
@@ -100,6 +91,7 @@ def validate_benchmark(instances: pd.DataFrame | list[dict], harness: Harness) -
                 "empty": e.outcome,
                 "ok": not why,
                 "why": "; ".join(why),
+                "error_kind": next((r.error_kind or "harness" for r in (g, e) if r.outcome == ERROR), ""),
                 "gold_s": g.duration_s,
                 "empty_s": e.duration_s,
             }

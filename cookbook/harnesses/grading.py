@@ -15,6 +15,20 @@ from cookbook.git import git
 from cookbook.seams import ERROR, RESOLVED, UNRESOLVED
 
 PATCH_DOES_NOT_APPLY = "patch does not apply"
+NO_RESULTS = "the tests reported no results"  # with a patch: the patch's fault only if they do without it
+NO_TARGET_TESTS = "none of FAIL_TO_PASS ran"
+
+# A patch that changes no code (it adds one file no test reads): the tests run without the fix. validate-benchmark's
+# "empty" patch (a truly empty one is scored without running the tests), and the docker harness's check of
+# whether an instance's tests report results at all.
+NO_CHANGE_PATCH = """\
+diff --git a/.cookbook-no-change b/.cookbook-no-change
+new file mode 100644
+--- /dev/null
++++ b/.cookbook-no-change
+@@ -0,0 +1 @@
++validate-benchmark: the tests run without the fix
+"""
 DEFAULT_TEST_CMD = "python -m pytest -rA --color=no -p no:cacheprovider"  # the test files are appended
 LOG_TAIL_CHARS = 20_000
 
@@ -29,6 +43,13 @@ def as_test_list(value) -> list[str]:
         except ValueError:
             return [value]
     return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else []
+
+
+def test_name(test_id: str) -> str:
+    """A test's own name, as a rule or a problem statement would say it: `test_x` of `tests/a.py::T::test_x[1]`
+    (pytest) or of `test_x (module.T)` and `module.T.test_x` (Django, unittest)."""
+    head = test_id.split("[", 1)[0].split(" (", 1)[0].strip()
+    return re.split(r"::|\.|/", head)[-1]
 
 
 def patched_files(patch: str) -> list[str]:
@@ -101,7 +122,7 @@ def report_verdict(report: dict, test_log: str, where: str) -> tuple[str, str, l
     if TESTS_ERROR in test_log:
         return ERROR, f"harness error: the test patch does not apply; see {where}", []
     if not report.get("patch_successfully_applied"):  # swebench's name for "the log holds test results"
-        return UNRESOLVED, f"the tests reported no results (see test_log, {where})", []
+        return UNRESOLVED, f"{NO_RESULTS} (see test_log, {where})", []
     tests = report.get("tests_status") or {}
     failed = [t for kind in (FAIL_TO_PASS, PASS_TO_PASS) for t in tests.get(kind, {}).get("failure", [])]
     return UNRESOLVED, "failing tests: " + ", ".join(failed), failed

@@ -2,9 +2,12 @@
 `log_parser`, `eval_type` — as current SWE-bench datasets carry them, or made by the project for rows that
 carry none (the bundled benchmark, a user's own JSONL with a folder of mirrors).
 
-- `base.py`: the Debian base image (pulled, or built from Debian's packages where no registry answers).
-- `instance.py`: an environment image per repository and version, an instance image per instance.
-- `eval_script.py`: the eval script, in SWE-bench's shape, graded by swebench's pytest log parser.
+- `environment.py`: what a repository at a commit needs (its Python, its dependencies as of its date, its
+  test command and swebench's log parser for it), read from the row and the repository's files;
+  `repositories.py`: the little known of particular repositories where those are silent.
+- `base.py`: a base image per Python (Debian's 3.9 / 3.11 / 3.13, or the registry's python:X.Y).
+- `instance.py`: an environment image per repository and environment, an instance image per instance.
+- `eval_script.py`: the eval script, in SWE-bench's shape.
 - `build.py`: building with the Docker SDK, logs kept under `<cookbook dir>/images/logs/`.
 """
 
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from cookbook.images.build import BuildFailed
 from cookbook.seams import HarnessError
 
 SPEC_FIELDS = ("image", "eval_script", "log_parser", "eval_type")
@@ -48,14 +52,15 @@ def with_spec(instance: dict, repos_dir: Path | str | None = None) -> dict:
     built when missing) when it carries none; a row with only some of them is an error (say which)."""
     if not _check_partial(instance):
         return instance
-    from cookbook.images.eval_script import EVAL_TYPE, LOG_PARSER, make_eval_script
+    from cookbook.images.environment import log_parser
+    from cookbook.images.eval_script import EVAL_TYPE, make_eval_script
     from cookbook.images.instance import instance_image
 
     return {
         **instance,
         "image": instance_image(instance, repos_dir),
         "eval_script": make_eval_script(instance),
-        "log_parser": LOG_PARSER,
+        "log_parser": log_parser(instance["repo"]),
         "eval_type": EVAL_TYPE,
     }
 
@@ -78,12 +83,21 @@ def check_spec_fields(instances: list[dict]) -> int:
     return sum(_check_partial(inst) for inst in instances)
 
 
-def with_specs(instances: list[dict], repos_dir: Path | str | None = None, progress: bool = False) -> list[dict]:
-    """`with_spec` for every row, with a progress bar over the rows whose images the project makes."""
-    rows = []
+def with_specs(
+    instances: list[dict], repos_dir: Path | str | None = None, progress: bool = False
+) -> tuple[list[dict], dict[str, Exception]]:
+    """`with_spec` for every row, with a progress bar over the rows whose images the project makes:
+    (the rows that have their fields, {instance_id: why its environment or checkout could not be made}). One
+    row's failure never stops the others."""
+    from cookbook.data.repositories import WorkspaceError
+
+    rows, failed = [], {}
     to_build = check_spec_fields(instances)  # every row checked before any build
     with tqdm(total=to_build, desc="instance images", disable=not (progress and to_build)) as bar:
         for inst in instances:
-            rows.append(with_spec(inst, repos_dir))
+            try:
+                rows.append(with_spec(inst, repos_dir))
+            except (BuildFailed, WorkspaceError) as e:  # the environment's or the repository's: this row's
+                failed[inst["instance_id"]] = e
             bar.update(bool(missing_spec_fields(inst)))
-    return rows
+    return rows, failed

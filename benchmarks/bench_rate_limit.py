@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from cookbook.llm.gateway import Gateway, RateLimiter
+from cookbook.llm.gateway import Gateway
+from cookbook.llm.rate_limit import RateLimiter
 from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 

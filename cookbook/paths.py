@@ -13,6 +13,8 @@ def cookbook_dir() -> Path:
     """The working directory for caches, environments and runs (`COOKBOOK_DIR`, default `.cookbook/`).
 
     It holds repository mirrors (`repos/`), test environments (`envs/`) and throwaway workspaces
-    (`workspaces/`); nothing in it is needed to reproduce a result, all of it can be deleted.
+    (`workspaces/`), which can be deleted, and paid work kept to be found again: the agent runs
+    (`agent_runs/`, unless `agent_runs_dir` puts them elsewhere) and the judge's and optimizer's replies
+    (`llm_cache/`); deleting those costs their price again.
     """
     return Path(os.environ.get("COOKBOOK_DIR") or PROJECT_DIR / ".cookbook").resolve()

@@ -1,6 +1,6 @@
 """Agents on instance images need a Docker engine. Where none answers (DOCKER_HOST at a dead socket): the
-clear error before any agent starts; and the shims the container runs. The real engine's tests are in
-test_docker_agents.py."""
+clear error before any agent starts; and what of this machine the agent's container shows it. The real
+engine's tests are in test_docker_agents.py and test_agent_sandbox.py."""
 
 import json
 import os
@@ -15,7 +15,7 @@ from cookbook.docker_engine import DockerUnavailable
 from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.paths import PROJECT_DIR
 from cookbook.seams import Endpoint
-from cookbook.testbeds.docker import shim_script
+from cookbook.testbeds.docker import Container
 from run_act import run_act
 
 
@@ -51,14 +51,28 @@ def test_without_an_engine_run_act_stops_before_any_agent_starts(bundled, tmp_pa
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_shims_run_the_command_in_the_container_in_the_matching_directory(tmp_path):
-    script = shim_script("pytest", "cookbook-abc123", tmp_path / "testbed")
-    path = tmp_path / "pytest"
-    path.write_text(script)
-    assert subprocess.run(["sh", "-n", str(path)]).returncode == 0  # valid shell
-    assert f'rel="${{PWD#{tmp_path / "testbed"}}}"' in script
-    assert 'docker exec -i -w "/testbed$rel" cookbook-abc123 bash -c' in script
-    assert "activate testbed" in script and script.rstrip().endswith('pytest "$@"')
+def test_the_container_shows_the_agent_only_its_workspace_home_and_installation(tmp_path, monkeypatch):
+    """Paths as the agent's processes see them, and its command: run inside, never with a key."""
+    (tmp_path / "testbed" / "src").mkdir(parents=True)
+    (tmp_path / "agent" / "bin").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "agent" / "bin")
+    mounts = {
+        tmp_path / "testbed": "/testbed",
+        tmp_path / "home": "/cookbook/home",
+        tmp_path / "agent": "/cookbook/agent/0",
+    }
+    box = Container("cookbook-abc123", mounts, Path("/proc/1/ns/net"))
+    assert box.path(tmp_path / "testbed" / "src") == "/testbed/src"
+    assert box.path(tmp_path / "link" / "cline") == "/cookbook/agent/0/bin/cline"  # installations are links
+    assert box.path(tmp_path / "home" / "cline-data") == "/cookbook/home/cline-data"
+    for outside in (tmp_path, tmp_path / "testbed-other", Path("/var/run/docker.sock")):
+        with pytest.raises(ValueError):
+            box.path(outside)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-in-a-command-0123456789")
+    command, env = box.command(["cline", "--json"], {"CLINE_DIR": "/cookbook/home/x"}, tmp_path / "testbed" / "src")
+    assert " ".join(command[:6]) == "docker exec --interactive --workdir /testbed/src --env=CLINE_DIR=/cookbook/home/x"
+    assert command[6] == "cookbook-abc123" and command[-2:] == ["cline", "--json"]
+    assert "OPENAI_API_KEY" not in env and box.stop_command == ["docker", "rm", "-f", "cookbook-abc123"]
 
 
 def test_the_engine_target_says_what_to_start_where_it_cannot_start_one():

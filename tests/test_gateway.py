@@ -2,6 +2,7 @@
 waited out and never counted toward a run's cap, usage with cached tokens, transcripts that grow linearly."""
 
 import json
+import subprocess
 import threading
 from collections import Counter
 
@@ -166,3 +167,49 @@ def test_a_run_whose_agents_met_429s_completes_and_no_run_is_stopped_at_the_cap(
     assert df["outcome"].tolist() == ["resolved", "resolved"], df["error"].tolist()
     assert not df["error"].str.contains("request cap").any() and df["llm_calls"].tolist() == [2, 2]
     assert len(llm.requests) == 12  # every request of both runs met two 429s first
+
+
+def test_the_gateway_serves_only_its_roles_model_api_to_runs_it_knows(tmp_path):
+    """Another path, a path escaping /v1, another method or a made-up run: 403, counted, and the upstream
+    receives nothing. The model list is a GET of its run: answered, capped with the model calls, noted."""
+    reply = Reply(content="ok")
+    with (
+        ScriptedLLM(lambda r: reply, models={"gpt-4.1"}, api_key="sk-real") as llm,
+        Gateway(Endpoint(llm.base_url, "sk-real", "gpt-4.1"), retries_429=0) as gateway,
+    ):
+        url = gateway.register("run", tmp_path / "t.jsonl", max_requests=3)
+        other = gateway.register("other", tmp_path / "o.jsonl")
+        root = url.split("/runs/")[0]
+        token = url.split("/runs/")[1].split("/")[0]
+        assert len(token) >= 32 and token not in other  # each run its own unguessable token
+        probes = [
+            ("GET", f"{url}/files"),
+            ("POST", f"{url}/files"),
+            ("POST", f"{url}/messages"),  # Anthropic's API through an OpenAI endpoint's gateway
+            ("DELETE", f"{url}/models/gpt-4.1"),
+            ("POST", f"{root}/runs/bogus/v1/chat/completions"),
+            ("GET", f"{root}/runs/bogus/v1/models"),
+            ("POST", f"{url}/../../admin/secret"),
+            ("GET", f"{url}/%2e%2e/%2e%2e/admin/secret"),
+            ("POST", f"{root}/v1/chat/completions"),
+        ]
+        with httpx.Client(headers=AGENT_HEADERS) as client:
+            for method, target in probes:
+                answer = client.send(client.build_request(method, httpx.URL(target), json=chat()))
+                assert answer.status_code == 403, (method, target, answer.text)
+            curl = "curl -s -o /dev/null -w %{http_code} --path-as-is -X POST -d {}".split()  # no URL clean-up
+            escaped = subprocess.run([*curl, f"{url}/../../admin/secret"], capture_output=True, text=True).stdout
+            assert escaped == "403"
+            assert llm.received == []  # nothing of it reached the upstream
+            listed = client.get(f"{url}/models")
+            assert listed.status_code == 200 and listed.json()["data"][0]["id"] == "gpt-4.1"
+            assert client.post(f"{url}/chat/completions", json=chat()).status_code == 200
+            assert client.get(f"{url}/models/gpt-4.1").status_code == 200
+            capped = client.get(f"{url}/models")  # the run's fourth request: over its cap of 3
+        stats = gateway.finish("run")
+    assert capped.status_code == 400 and "request cap of 3" in capped.text
+    assert llm.received == ["GET /v1/models", "POST /v1/chat/completions", "GET /v1/models/gpt-4.1"]
+    assert (stats.llm_calls, stats.side_requests, stats.refused) == (1, 2, 1)
+    assert stats.forbidden == 6 and gateway.forbidden == len(probes) + 1  # the run's own, and those naming none
+    assert stats.noted[:2] == ["403 GET /files", "403 POST /files"] and "GET /models 200" in stats.noted
+    assert [e["path"] for e in requests(tmp_path / "t.jsonl")] == ["/chat/completions"]

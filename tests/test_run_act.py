@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ MARKER = "Always run the FAIL_TO_PASS-style regression tests before finishing (m
 
 
 class Behaviours:
-    """A script whose behaviour per instance a test chooses: gold, give_up or hang."""
+    """A script whose behaviour per instance a test chooses: gold, give_up, hang or wreck (remove .git)."""
 
     def __init__(self, instances):
         self.instances = instances
@@ -38,6 +39,8 @@ class Behaviours:
         behaviour = self.by_id.get(inst["instance_id"], "gold") if inst else "give_up"
         if behaviour == "hang":
             return Reply(hang=True)
+        if behaviour == "wreck" and turn(request) == 0:
+            return Reply(tool_calls=[ToolCall("run_commands", {"commands": ["rm -rf .git"]})])
         if behaviour == "gold" and turn(request) == 0:
             return Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
         if behaviour == "gold":
@@ -114,6 +117,18 @@ def test_a_hanging_model_times_out_and_leaves_no_process(llm, behaviours, instan
     assert processes_mentioning(str(tmp_path)) == []
 
 
+def test_one_instance_that_breaks_is_its_own_error_row_and_the_other_runs_go_on(llm, behaviours, instances, tmp_path):
+    """An agent that removes its checkout's .git leaves no patch to take: that instance's run is an
+    infrastructure error (not stored, run again next time), while the runs in flight beside it finish."""
+    wreck, *gold = [inst["instance_id"] for inst in instances[11:14]]
+    behaviours[wreck] = "wreck"
+    df = _run(llm, [wreck, *gold], tmp_path, workers=3).set_index("instance_id")
+    assert df.loc[gold, "outcome"].tolist() == ["resolved", "resolved"]
+    assert (df.loc[wreck, "outcome"], df.loc[wreck, "error_kind"]) == ("error", "workspace")
+    assert df.loc[wreck, "error"].startswith("GitError: git ")
+    assert {p.parent.parent.name for p in tmp_path.glob("*/*/agent.json")} == set(gold)
+
+
 def test_second_identical_call_makes_no_request(llm, behaviours, instances, tmp_path):
     ids = [instances[3]["instance_id"], instances[10]["instance_id"]]
     first = _run(llm, ids, tmp_path)
@@ -125,6 +140,18 @@ def test_second_identical_call_makes_no_request(llm, behaviours, instances, tmp_
     # another ruleset is another run
     _run(llm, ids[:1], tmp_path, ruleset=MARKER + "\nAnother rule.")
     assert len(llm.chat_requests()) > before
+
+
+def test_two_calls_with_the_same_inputs_at_once_pay_for_one_run(llm, behaviours, instances, tmp_path):
+    """The store of agent runs is shared (another run name, another notebook): a second call that asks for
+    the same run while the first makes it waits for it and reads it back."""
+    ids = [instances[7]["instance_id"]]
+    before = len(llm.chat_requests())
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: _run(llm, ids, tmp_path), range(2))
+    cols = ["instance_id", "outcome", "cline_patch", "llm_calls", "transcript_path"]
+    assert first[cols].equals(second[cols]) and first["outcome"].tolist() == ["resolved"]
+    assert len(llm.chat_requests()) - before == first["llm_calls"].sum()  # one run's requests, not two
 
 
 RUNNER = """
@@ -200,7 +227,8 @@ def test_the_global_rate_limit_is_never_exceeded(tmp_path):
 
     import httpx
 
-    from cookbook.llm.gateway import Gateway, RateLimiter
+    from cookbook.llm.gateway import Gateway
+    from cookbook.llm.rate_limit import RateLimiter
 
     limit, period = 5, 3.0
     with (

@@ -7,27 +7,30 @@ kills the whole process group.
 - `cline` (`cline.py`): the Cline CLI, rules in `.clinerules`.
 - `cline-modal` (`cline_modal.py`): Cline in a Modal sandbox made from the instance image.
 - `claude-code` (`claude_code.py`): Claude Code, rules appended to its system prompt.
+- `mini-swe-agent` (`mini_swe_agent.py`): mini-swe-agent, a bash-only agent, rules appended to its system
+  prompt; its loop in namespaces of its own, its commands in the workspace's sandbox.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from cookbook.seams import Agent
 
-AGENTS = ("cline", "cline-modal", "claude-code")
+# The registry: name → its adapter ("module:class", imported when asked for). Everything that lists agents
+# (the configuration's choices, the CLI's, make_agent) reads it: adding an agent is one file and one line.
+AGENT_CLASSES = {
+    "cline": "cookbook.agents.cline:ClineAgent",
+    "cline-modal": "cookbook.agents.cline_modal:ModalClineAgent",
+    "claude-code": "cookbook.agents.claude_code:ClaudeCodeAgent",
+    "mini-swe-agent": "cookbook.agents.mini_swe_agent:MiniSweAgent",
+}
+AGENTS = tuple(AGENT_CLASSES)
 
 
 def make_agent(name: str, model: str, **options) -> Agent:
     """The agent named `name` (one of AGENTS) for `model`; options go to its adapter."""
-    if name == "cline":
-        from cookbook.agents.cline import ClineAgent
-
-        return ClineAgent(model, **options)
-    if name == "cline-modal":
-        from cookbook.agents.cline_modal import ModalClineAgent
-
-        return ModalClineAgent(model, **options)
-    if name == "claude-code":
-        from cookbook.agents.claude_code import ClaudeCodeAgent
-
-        return ClaudeCodeAgent(model, **options)
-    raise ValueError(f"Unknown agent {name!r}; use one of {', '.join(AGENTS)}.")
+    if name not in AGENT_CLASSES:
+        raise ValueError(f"Unknown agent {name!r}; use one of {', '.join(AGENTS)}.")
+    module, cls = AGENT_CLASSES[name].split(":")
+    return getattr(importlib.import_module(module), cls)(model, **options)

@@ -28,6 +28,11 @@ class ClaudeCodeAgent:
         self.max_turns = max_turns
 
     @property
+    def files(self) -> tuple[Path, ...]:
+        """The folder of its binary (one self-contained executable)."""
+        return (self.binary.resolve().parent,)
+
+    @property
     def version(self) -> str:
         package = self.binary.resolve().parent.parent / "package.json"
         if not self.binary.exists() or not package.exists():
@@ -35,10 +40,10 @@ class ClaudeCodeAgent:
         return json.loads(package.read_text())["version"]
 
     def run(self, task: AgentTask) -> AgentResult:
-        run_dir = task.run_dir
+        run_dir, inside = task.run_dir, task.workspace.sandbox
         run_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            str(self.binary),
+            inside.path(self.binary),
             *("-p", task.problem_statement, "--output-format", "json", "--model", self.model),
             *("--max-turns", str(self.max_turns), "--permission-mode", "acceptEdits", "--allowedTools", ALLOWED_TOOLS),
         ]
@@ -48,13 +53,13 @@ class ClaudeCodeAgent:
             **task.workspace.env,
             "ANTHROPIC_BASE_URL": task.endpoint.base_url.removesuffix("/v1"),
             "ANTHROPIC_API_KEY": task.endpoint.api_key,
-            "CLAUDE_CONFIG_DIR": str(run_dir / "claude-config"),
+            "CLAUDE_CONFIG_DIR": inside.path(task.workspace.home / "claude-config"),
             "DISABLE_AUTOUPDATER": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         }
         stdout_path, stderr_path = run_dir / "claude.json", run_dir / "claude.stderr"
         code, timed_out, seconds = run_process(
-            command, task.workspace.path, env, task.timeout, stdout_path, stderr_path, task.stop
+            command, inside, task.workspace.path, env, task.timeout, stdout_path, stderr_path, task.stop
         )
         return self._result(stdout_path, stderr_path, seconds, timed_out, task.timeout, code)
 

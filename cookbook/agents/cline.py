@@ -2,8 +2,9 @@
 headless in Act mode with tools auto-approved, its rules in the workspace's `.clinerules`.
 
 The provider is configured with `cline auth` once per provider and model, into a template that each run
-copies with its own gateway URL; every run has its own `--config` and `--data-dir`, so parallel runs share
-no state. The run ends when the process exits; its last `run_result` event says how.
+copies with its own gateway URL; every run has its own `--config` and `--data-dir` in its workspace's home,
+so parallel runs share no state. Cline runs in the workspace's sandbox. The run ends when the process
+exits; its last `run_result` event says how.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class ClineAgent:
         self.extra_args = tuple(extra_args)
 
     @property
+    def files(self) -> tuple[Path, ...]:
+        """The binary's package (the binary and the files it reads beside it)."""
+        return (self.binary.resolve().parent.parent,)
+
+    @property
     def version(self) -> str:
         package = self.binary.resolve().parent.parent / "package.json"
         if not package.exists():
@@ -89,9 +95,10 @@ class ClineAgent:
         return template
 
     def run(self, task: AgentTask) -> AgentResult:
-        run_dir, workspace = task.run_dir, task.workspace.path
+        run_dir, workspace, home = task.run_dir, task.workspace.path, task.workspace.home
+        inside = task.workspace.sandbox
         run_dir.mkdir(parents=True, exist_ok=True)
-        config_dir, data_dir = run_dir / "cline-config", run_dir / "cline-data"
+        config_dir, data_dir = home / "cline-config", home / "cline-data"
         (data_dir / "settings").mkdir(parents=True, exist_ok=True)
         config_dir.mkdir(exist_ok=True)
         providers = self.provider_template().read_text().replace(PLACEHOLDER_URL, task.endpoint.base_url)
@@ -99,16 +106,14 @@ class ClineAgent:
         if task.ruleset.strip():
             (workspace / self.rules_file).write_text(task.ruleset)
         command = [
-            str(self.binary),
-            *("--config", str(config_dir), "--data-dir", str(data_dir), "--cwd", str(workspace)),
-            "--json",
-            *self.extra_args,
-            task.problem_statement,
+            inside.path(self.binary),
+            *("--config", inside.path(config_dir), "--data-dir", inside.path(data_dir)),
+            *("--cwd", inside.path(workspace), "--json", *self.extra_args, task.problem_statement),
         ]
         stdout_path, stderr_path = run_dir / "cline.ndjson", run_dir / "cline.stderr"
-        env = {**task.workspace.env, "CLINE_DIR": str(run_dir / "cline-home")}
+        env = {**task.workspace.env, "CLINE_DIR": inside.path(home / "cline-home")}
         code, timed_out, seconds = run_process(
-            command, workspace, env, task.timeout, stdout_path, stderr_path, task.stop
+            command, inside, workspace, env, task.timeout, stdout_path, stderr_path, task.stop
         )
         stderr = stderr_path.read_text(errors="replace")
         return self.read_result(stdout_path, seconds, timed_out, task.timeout, code, stderr)

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from cookbook.agents.cline import PLACEHOLDER_URL, ClineAgent
+from cookbook.files import atomic_write_text
 from cookbook.git import GitError, git
 from cookbook.modal_cloud import ModalUnavailable, modal_app
 from cookbook.seams import FAILED, AgentResult, AgentTask
@@ -89,7 +90,7 @@ class ModalClineAgent(ClineAgent):
             )
             output = process.stdout.read()
             code = process.wait()
-            (run_dir / "cline.ndjson").write_text(output)
+            atomic_write_text(run_dir / "cline.ndjson", output)
             diff = sandbox.exec(
                 "bash",
                 "-c",

@@ -1,8 +1,9 @@
 """The recording gateway: every agent talks to its model through here.
 
 A small HTTP pass-through on 127.0.0.1. Each agent run gets its own base URL,
-`http://127.0.0.1:PORT/runs/<run_key>/v1`; a request to `.../runs/<run_key>/v1/<path>` is forwarded to
-`<upstream>/<path>` with the real API key (the agent never holds it) in the upstream's own header only —
+`http://127.0.0.1:PORT/runs/<token>/v1`, with a token of its own that nobody can guess; a request to
+`.../runs/<token>/v1/<path>` is forwarded to `<upstream>/<path>` with the real API key (the agent never
+holds it) in the upstream's own header only —
 `Authorization: Bearer` for an "openai" endpoint, `x-api-key` (with the agent's `anthropic-version`) for an
 "anthropic" one — and the reply is streamed back unchanged. On the way, each request and the reply's usage
 are appended to the run's transcript (JSONL; each request stored as what is new since an earlier one, so it
@@ -10,17 +11,29 @@ grows linearly: `cookbook.llm.transcripts` rebuilds it), so the row of a run can
 made, their tokens (cached and reasoning ones too), and whether the ruleset was in the system prompt the
 model received — the only proof that the rules were applied.
 
+It serves only what an agent's role needs: the model API of its endpoint's kind — `POST /chat/completions`
+and `/responses` ("openai"), `POST /messages` ("anthropic"), `GET /models[/<id>]` — for a run it knows.
+Anything else (another path, one that escapes `/v1`, another method, a made-up token) is refused with 403
+and counted, and the upstream receives nothing. A GET is a request of its run like a POST: checked, capped
+and recorded.
+
 The gateway is also where limits are enforced: `max_requests` per run (an agent that loops forever
 gets HTTP 400 with a message, and its run ends), and a global rate limit (requests and tokens per
 minute, shared by every run) that makes requests wait rather than fail. A provider's 429 is waited out
 here (its `retry-after-ms` / `retry-after`, else backoff; `retries_429` times at most) and never counts
 toward `max_requests`: only requests the model answered do. `insufficient_quota` is passed on at once.
+
+What an upstream failure means is read once (`cookbook.llm.upstream.classify`): a wrong key, an unknown model
+or a malformed request (a 400) stops the run as the infrastructure's error; a 400 that says the request is
+over the model's window, in any provider's words, is passed on and noted: the agent may shorten its
+conversation, and if its run ends there, that is its own end ("context overflow"), never the endpoint's.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -32,8 +45,18 @@ import httpx
 
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import system_prompt
+from cookbook.llm.rate_limit import RateLimiter
+from cookbook.llm.replies import ReplyReader
 from cookbook.llm.transcripts import TranscriptWriter
-from cookbook.llm.upstream import TRANSIENT_IN_A_ROW, UpstreamError, auth_headers, classify, retry_wait, unreachable
+from cookbook.llm.upstream import (
+    OVERFLOW,
+    TRANSIENT_IN_A_ROW,
+    UpstreamError,
+    auth_headers,
+    classify,
+    retry_wait,
+    unreachable,
+)
 from cookbook.llm.usage import usage_from
 from cookbook.seams import Endpoint
 
@@ -47,6 +70,13 @@ HOP_BY_HOP = {
     "x-api-key",
     "accept-encoding",
 }
+
+
+# What an agent's role may ask of its model endpoint, by the endpoint's API kind: exact paths after /v1.
+MODEL_CALLS = {"openai": ("/chat/completions", "/responses"), "anthropic": ("/messages",)}
+MODEL_LIST = re.compile(r"^/models(/[A-Za-z0-9._:@-]+)?$")  # GET: the models, or one of them
+ROUTE = re.compile(r"^/runs/([A-Za-z0-9_-]+)/v1(/[^?#]*)(\?[^#]*)?$")
+MAX_NOTED = 100  # requests noted per run (GETs, refusals); all of them are counted
 
 
 def normalize_space(text: str) -> str:
@@ -68,7 +98,11 @@ class RunStats:
     reasoning_tokens: int = 0
     rules_seen: list[bool] = field(default_factory=list)  # per request: the ruleset in the system prompt
     refused: int = 0  # requests refused by the cap
+    forbidden: int = 0  # requests refused with 403: not the model API of the run's role
+    side_requests: int = 0  # GETs (the model list): capped with the model calls
+    noted: list[str] = field(default_factory=list)  # "GET /models 200", "403 POST /files" … (the first ones)
     upstream_error: UpstreamError | None = None  # the last failure of the upstream, until a success
+    overflow: UpstreamError | None = None  # the last answer said the conversation is over the window (the agent's)
     fatal: UpstreamError | None = None  # a failure retrying cannot fix (or too many in a row): the run stops
     transient_in_a_row: int = 0
     on_fatal: Callable[[], None] | None = None  # called once, when `fatal` is set
@@ -84,33 +118,6 @@ class RunStats:
         if not self.ruleset.strip():
             return None
         return bool(self.rules_seen) and all(self.rules_seen)
-
-
-class RateLimiter:
-    """At most `requests` requests and `tokens` tokens in any window of `period_s` seconds, shared by all
-    the runs of a gateway (so 50+ parallel agents stay under the provider's limits): a request that does
-    not fit waits. Tokens are the request's estimate (its size / 4) at admission."""
-
-    def __init__(self, requests: int | None = None, tokens: int | None = None, period_s: float = 60.0):
-        self.requests, self.tokens, self.period_s = requests, tokens, period_s
-        self._sent: list[tuple[float, int]] = []
-        self._cond = threading.Condition()
-
-    def acquire(self, tokens: int) -> float:
-        """Wait until the request fits; return the seconds waited."""
-        start = time.monotonic()
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                self._sent = [(t, n) for t, n in self._sent if t > now - self.period_s]
-                fits_requests = self.requests is None or len(self._sent) < self.requests
-                fits_tokens = (
-                    self.tokens is None or not self._sent or sum(n for _, n in self._sent) + tokens <= self.tokens
-                )
-                if fits_requests and fits_tokens:
-                    self._sent.append((now, tokens))
-                    return now - start
-                self._cond.wait(timeout=max(0.01, self._sent[0][0] + self.period_s - now))
 
 
 class Gateway(BackgroundHTTPService):
@@ -130,7 +137,9 @@ class Gateway(BackgroundHTTPService):
         self.api = upstream.api
         self.rate_limiter = rate_limiter
         self.retries_429, self.max_retry_wait_s = retries_429, max_retry_wait_s
-        self.runs: dict[str, RunStats] = {}
+        self.runs: dict[str, RunStats] = {}  # by token
+        self._tokens: dict[str, str] = {}  # run key → token
+        self.forbidden = 0  # 403s of every run, and of requests naming no run
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=30))
 
@@ -149,29 +158,51 @@ class Gateway(BackgroundHTTPService):
         max_requests: int | None = None,
         on_fatal: Callable[[], None] | None = None,
     ) -> str:
-        """Open a run; return its base URL (for the agent's provider configuration). `on_fatal` is called
-        when the upstream fails in a way the agent's retries cannot fix (the run should stop)."""
+        """Open a run (`run_key` names it for `finish`); return its base URL, with a fresh unguessable
+        token, for the agent's provider configuration. `on_fatal` is called when the upstream fails in a
+        way the agent's retries cannot fix (the run should stop)."""
         transcript_path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
         with self._lock:
-            self.runs[run_key] = RunStats(transcript_path, ruleset, max_requests, on_fatal=on_fatal)
-        return f"http://127.0.0.1:{self.port}/runs/{run_key}/v1"
+            self.runs[token] = RunStats(transcript_path, ruleset, max_requests, on_fatal=on_fatal)
+            self._tokens[run_key] = token
+        return f"http://127.0.0.1:{self.port}/runs/{token}/v1"
+
+    def stats(self, run_key: str) -> RunStats:
+        """The open run's statistics so far."""
+        with self._lock:
+            return self.runs[self._tokens[run_key]]
 
     def finish(self, run_key: str) -> RunStats:
         with self._lock:
-            return self.runs.pop(run_key)
+            return self.runs.pop(self._tokens.pop(run_key))
 
-    def _admit(self, run_key: str, body: dict) -> tuple[RunStats | None, bool]:
+    def allowed(self, method: str, path: str) -> bool:
+        """Whether `method path` (after /v1, without the query) is the model API of this gateway's kind."""
+        if method == "POST":
+            return path in MODEL_CALLS.get(self.api, ())
+        return method == "GET" and bool(MODEL_LIST.match(path))
+
+    def _forbid(self, stats: RunStats | None, what: str) -> None:
         with self._lock:
-            stats = self.runs.get(run_key)
-            if stats is None:
-                return None, False
-            if stats.max_requests is not None and stats.llm_calls >= stats.max_requests:
+            self.forbidden += 1
+            if stats is not None:
+                stats.forbidden += 1
+                _note(stats, f"403 {what}")
+
+    def _admit(self, stats: RunStats, body: dict | None) -> bool:
+        """Count a request of the run against its cap; `body` None for a GET (not a model call)."""
+        with self._lock:
+            if stats.max_requests is not None and stats.llm_calls + stats.side_requests >= stats.max_requests:
                 stats.refused += 1
-                return stats, False
+                return False
+            if body is None:
+                stats.side_requests += 1
+                return True
             stats.llm_calls += 1
             if stats.ruleset.strip():
                 stats.rules_seen.append(normalize_space(stats.ruleset) in normalize_space(system_prompt(body)))
-            return stats, True
+            return True
 
     def _record(self, stats: RunStats, entry: dict, failure: UpstreamError | None = None) -> None:
         with self._lock:
@@ -185,6 +216,10 @@ class Gateway(BackgroundHTTPService):
                 stats.llm_calls -= 1
             stats.rate_limited += entry.get("retries_429", 0) + (entry.get("status") == 429)
             stats.writer.append(entry)
+            if failure is not None and failure.kind == OVERFLOW:  # not the endpoint's failure: the agent may
+                stats.overflow, failure = failure, None  # shorten its conversation; if it ends, it is its end
+            elif entry.get("status", 0) < 400:
+                stats.overflow = None
             stats.upstream_error = failure
             stats.transient_in_a_row = stats.transient_in_a_row + 1 if failure and not failure.fatal else 0
             too_many = stats.transient_in_a_row >= TRANSIENT_IN_A_ROW
@@ -213,54 +248,10 @@ class Gateway(BackgroundHTTPService):
         return reply
 
 
-class _StreamReader:
-    """Collects usage, text and tool calls from an SSE stream while it passes through."""
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.usage: dict = {}
-        self.text: list[str] = []
-        self.tool_calls: dict[int, dict] = {}
-
-    def feed(self, chunk: bytes) -> None:
-        self.buffer += chunk
-        while b"\n" in self.buffer:
-            line, self.buffer = self.buffer.split(b"\n", 1)
-            line = line.strip()
-            if not line.startswith(b"data:") or line == b"data: [DONE]":
-                continue
-            try:
-                event = json.loads(line[5:])
-            except ValueError:
-                continue
-            self.take(event)
-
-    def take(self, event: dict) -> None:
-        kind = event.get("type")
-        if kind == "message_start":  # Anthropic: input tokens first, output tokens at the end
-            self.usage = {**self.usage, **event.get("message", {}).get("usage", {})}
-        elif kind == "message_delta":
-            self.usage = {**self.usage, **(event.get("usage") or {})}
-        elif event.get("usage"):
-            self.usage = event["usage"]
-        if kind == "content_block_delta" and event.get("delta", {}).get("type") == "text_delta":
-            self.text.append(event["delta"]["text"])
-        # Anthropic's tool calls: a tool_use block, then its input as JSON fragments
-        if kind == "content_block_start" and event.get("content_block", {}).get("type") == "tool_use":
-            self.tool_calls[event.get("index", 0)] = {"name": event["content_block"].get("name", ""), "arguments": ""}
-        if kind == "content_block_delta" and event.get("delta", {}).get("type") == "input_json_delta":
-            self.tool_calls.get(event.get("index"), {"arguments": ""})["arguments"] += event["delta"]["partial_json"]
-        for choice in event.get("choices") or []:
-            delta = choice.get("delta") or choice.get("message") or {}
-            if delta.get("content"):
-                self.text.append(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                slot = self.tool_calls.setdefault(
-                    call.get("index", len(self.tool_calls)), {"name": "", "arguments": ""}
-                )
-                function = call.get("function") or {}
-                slot["name"] += function.get("name") or ""
-                slot["arguments"] += function.get("arguments") or ""
+def _note(stats: RunStats, what: str) -> None:
+    """Keep the first requests of a run that were not model calls (the gateway's lock held)."""
+    if len(stats.noted) < MAX_NOTED:
+        stats.noted.append(what)
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
@@ -273,31 +264,59 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def _route(self) -> tuple[str, str] | None:
-        match = re.match(r"^/runs/([^/]+)/v1(/.*)$", self.path)
-        return (match.group(1), match.group(2)) if match else None
+    def _route(self, method: str) -> tuple[RunStats, str] | None:
+        """(the run, the upstream path with its query) of a request its role may make; else None, after
+        answering 403 (and counting it). The upstream never sees a refused request."""
+        match = ROUTE.match(self.path)
+        stats = self.gateway.runs.get(match.group(1)) if match else None
+        if stats is not None and self.gateway.allowed(method, match.group(2)):
+            return stats, match.group(2) + (match.group(3) or "")
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))  # read, so that the client gets the 403
+        self.gateway._forbid(stats, f"{method} {match.group(2) if stats else ''}")
+        self._error(403, "the gateway serves only the model API of this run's endpoint")
+        return None
 
     def do_GET(self) -> None:
-        route = self._route()
+        route = self._route("GET")
         if not route:
-            return self._error(404, f"no route {self.path}")
-        reply = self.gateway._client.get(self.gateway.upstream + route[1], headers=self._headers())
+            return
+        stats, path = route
+        if not self.gateway._admit(stats, None):
+            return self._error(400, f"request cap of {stats.max_requests} LLM calls for this run reached")
+        try:
+            reply = self.gateway._client.get(self.gateway.upstream + path, headers=self._headers())
+        except httpx.HTTPError as e:
+            return self._error(502, f"upstream unreachable: {e}")
+        with self.gateway._lock:
+            _note(stats, f"GET {path} {reply.status_code}")
         self._send(reply.status_code, reply.headers, reply.content)
 
+    def do_PUT(self) -> None:
+        self._route("PUT")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._route("PATCH")
+
+    def do_HEAD(self) -> None:
+        self._route("HEAD")
+
+    def do_OPTIONS(self) -> None:
+        self._route("OPTIONS")
+
     def do_POST(self) -> None:
-        route = self._route()
+        route = self._route("POST")
         if not route:
-            return self._error(404, f"no route {self.path}")
-        run_key, path = route
+            return
+        stats, path = route
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
             body = {}
-        stats, admitted = self.gateway._admit(run_key, body)
-        if stats is None:
-            return self._error(404, f"unknown run {run_key}")
-        if not admitted:
+        if not self.gateway._admit(stats, body):
             # 400, not 429: a rate-limit status makes agents back off and retry for minutes
             return self._error(400, f"request cap of {stats.max_requests} LLM calls for this run reached")
         waited = self.gateway.rate_limiter.acquire(len(raw) // 4) if self.gateway.rate_limiter else 0.0
@@ -309,7 +328,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             entry.update(status=502, error=str(e), duration_s=round(time.time() - started, 3))
             self.gateway._record(stats, entry, unreachable(e, self._where(body)))
             return self._error(502, f"upstream unreachable: {e}")
-        reader = _StreamReader()
+        reader = ReplyReader()
         try:
             self.send_response(reply.status_code)
             for name, value in reply.headers.items():

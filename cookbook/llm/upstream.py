@@ -14,6 +14,12 @@ import time
 from dataclasses import dataclass
 
 TRANSIENT_IN_A_ROW = 3  # transient failures in a row that end a run as the provider's error
+# A 400 that says the request is over the model's window, in each provider's words: OpenAI's code (and its
+# newer "exceeds the context window"), vLLM's "maximum context length" (no code), Anthropic's "prompt is too
+# long" and "exceed context limit" (the prompt with max_tokens).
+OVERFLOW_WORDS = ("context_length_exceeded", "maximum context length", "context window", "prompt is too long")
+OVERFLOW_WORDS += ("exceed context limit",)
+OVERFLOW = "overflow"  # not an ERROR_KINDS key: a conversation that outgrew the window is the agent's own end
 ANTHROPIC_VERSION = "2023-06-01"  # sent when a caller speaking the Messages API did not say
 
 
@@ -44,7 +50,7 @@ def retry_wait(headers, attempt: int) -> float:
 
 @dataclass(frozen=True)
 class UpstreamError:
-    kind: str  # an ERROR_KINDS key: endpoint, provider, model, auth
+    kind: str  # an ERROR_KINDS key (endpoint, provider, model, auth), or OVERFLOW: not the infrastructure's
     fatal: bool  # retrying will not fix it: stop now
     message: str
 
@@ -65,10 +71,13 @@ def classify(
     status: int, body: bytes | str = b"", where: str = "the model endpoint", json_body: bool = True
 ) -> UpstreamError | None:
     """The meaning of an HTTP status (and error body) from a model endpoint; None when it is not a failure
-    of the endpoint (2xx, or a 400 about the conversation itself, such as its length). A 2xx whose body is
-    not JSON (`json_body` False) is the endpoint's failure too."""
+    (2xx). A 400 that says the request is over the model's window (`OVERFLOW_WORDS`) is kind OVERFLOW: the
+    agent's conversation outgrew the window, the agent's own end, not the endpoint's failure; any other 400
+    is a malformed request: the endpoint's. A 2xx whose body is not JSON (`json_body` False) is the
+    endpoint's failure too."""
     code, message = error_detail(body) if status >= 400 else ("", "")
-    said = f"{status} {code}: {message}".strip(": ") if code or message else str(status)
+    code = "" if code == str(status) else code  # vLLM's code is the status again
+    said = f"{status} {code}".strip() + (f": {message}" if message else "")
     if status < 400:
         return None if json_body else UpstreamError("endpoint", True, f"{where} answered with a body that is not JSON")
     if status in (401, 403):
@@ -79,8 +88,9 @@ def classify(
         return UpstreamError("auth", True, f"{where} says the account has no quota left ({said})")
     if status == 429 or status >= 500:
         return UpstreamError("provider", False, f"{where} failed ({said})")
-    if code == "context_length_exceeded":
-        return None  # the agent's conversation outgrew the window: the agent's own outcome
+    if status == 400 and any(words in f"{code} {message}".lower() for words in OVERFLOW_WORDS):
+        message = f"context overflow: the conversation outgrew the window of {where} ({said})"
+        return UpstreamError(OVERFLOW, False, message)
     return UpstreamError("endpoint", True, f"{where} rejected the request ({said})")
 
 

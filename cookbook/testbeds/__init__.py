@@ -1,9 +1,11 @@
 """Testbeds: where an agent runs (see `cookbook.seams.Testbed`).
 
 - `local` (`local.py`): a checkout at the base commit with the repository's virtualenv first on PATH
-  (the local harness's instances: the bundled benchmark, a user's pip-installable repositories).
-- `docker` (`docker.py`): the instance image's /testbed, with a container of the image that runs the
-  tests the agent starts (SWE-bench instances, or any row, whose image the project then builds).
+  (the local harness's instances: the bundled benchmark, a user's pip-installable repositories); the
+  agent runs in PID and mount namespaces of its own (`namespaces.py`).
+- `docker` (`docker.py`): the instance image's /testbed; the agent runs inside a container of the image,
+  which reaches nothing but the gateway (SWE-bench instances, or any row, whose image the project then
+  builds).
 - `checkout` (`plain.py`): a plain checkout, for an agent that brings its own environment.
 """
 
@@ -28,4 +30,4 @@ def make_testbed(harness: str, agent: Agent, repos_dir: Path | str | None = None
         return LocalTestbed(repos_dir)
     from cookbook.testbeds.docker import DockerTestbed
 
-    return DockerTestbed(repos_dir)
+    return DockerTestbed(repos_dir, agent_files=agent.files)

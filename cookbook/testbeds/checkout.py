@@ -54,7 +54,13 @@ def prepare_workspace(instance: dict, root: Path | str | None = None, repos_dir:
                 f"{instance['instance_id']}: commit {instance['base_commit']} is not in the mirror {mirror}; "
                 "update the mirror (git fetch) or check base_commit."
             ) from e
-        git("reset", "-q", "--hard", cwd=workspace)
+        try:
+            git("reset", "-q", "--hard", cwd=workspace)
+        except GitError as e:  # a mirror that lost objects (a partial copy): the repository's fault, not the run's
+            raise WorkspaceError(
+                f"{instance['instance_id']}: the mirror {mirror} lacks files of commit {instance['base_commit']} "
+                f"({str(e).split(': ', 2)[-1].splitlines()[0][:200]}); update the mirror."
+            ) from e
         # So that an agent can commit; its commits are part of the diff against base_commit.
         git("config", "user.name", "agent", cwd=workspace)
         git("config", "user.email", "agent@workspace.invalid", cwd=workspace)

@@ -1,14 +1,17 @@
 """The local testbed: a checkout at the base commit with the repository's virtualenv first on PATH, so the
-tests the agent runs are the tests the local harness runs."""
+tests the agent runs are the tests the local harness runs; the agent's processes in namespaces of their own
+(`namespaces.py`), where no other process of this machine, and so no key in its environment, is visible."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from cookbook.data.repositories import check_repositories
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
 from cookbook.testbeds.checkout import prepare_workspace, remove_workspace, sweep_stale_workspaces
+from cookbook.testbeds.namespaces import Namespaces, check_namespaces
 from cookbook.testbeds.virtualenv import VirtualEnvs
 
 
@@ -21,16 +24,22 @@ class LocalTestbed:
         self.envs = VirtualEnvs(repos_dir=repos_dir)
 
     def check(self, instances: list[dict]) -> None:
+        check_namespaces()
         sweep_stale_workspaces(self.root)
         check_repositories(instances, self.repos_dir)
 
     def prepare(self, instance: dict) -> Workspace:
         path = prepare_workspace(instance, root=self.root, repos_dir=self.repos_dir)
+        home = path.with_name(f"{path.name}.home")  # swept with the workspace if this process is killed
         try:
-            return Workspace(path, self.envs.agent_env(instance, path), instance["base_commit"])
+            home.mkdir()
+            env = self.envs.agent_env(instance, path)
+            return Workspace(path, env, instance["base_commit"], home=home, sandbox=Namespaces(tmp=home / "tmp"))
         except BaseException:
-            remove_workspace(path)
+            self.release(Workspace(path, {}, "", home=home))
             raise
 
     def release(self, workspace: Workspace) -> None:
         remove_workspace(workspace.path)
+        if workspace.home:
+            shutil.rmtree(workspace.home, ignore_errors=True)

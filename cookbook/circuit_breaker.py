@@ -35,8 +35,13 @@ class CircuitBreaker:
         failed, size = sum(failures.values()), self.sizes[split]
         if failed > self.max_share * size:
             (kind, message), count = failures.most_common(1)[0]
+            fix = "fix the cause and run again: finished runs are kept."
+            if kind == "environment":  # a property of those instances here: retrying will not help
+                fix = (
+                    "`make validate-benchmark HARNESS=docker DATASET=… REPOS_DIR=…` names every instance whose "
+                    "environment cannot be built or run here: leave them out of the dataset and run again."
+                )
             raise InfrastructureFailure(
                 f"{split}: {failed} of {size} runs ended in infrastructure errors (more than {self.max_share:.0%}); "
-                f"most common ({count}x), {kind}: {message}. Nothing of this loop was judged or learned from; fix "
-                "the cause and run again: finished runs are kept."
+                f"most common ({count}x), {kind}: {message}. Nothing of this loop was judged or learned from; {fix}"
             )

@@ -5,7 +5,9 @@
 
 Four seams, each with one folder of implementations and a factory in the folder's `__init__`:
 - **Endpoint** (a record): where one role's model is reached — agent, judge, optimizer.
-- **Testbed** (`cookbook/testbeds/`): prepares where an agent runs, and releases it.
+- **Testbed** (`cookbook/testbeds/`): prepares where an agent runs, and releases it; its workspace's
+  **Sandbox** is where the agent's processes run, apart from the project's own (the task's container, or
+  namespaces of their own).
 - **Agent** (`cookbook/agents/`): works on a task in a prepared workspace; returns how it ended.
 - **Harness** (`cookbook/harnesses/`): scores patches; returns one verdict per instance.
 
@@ -44,6 +46,7 @@ ERROR_KINDS = {
     "workspace": "the workspace could not be made",
     "repository": "the repository or its base commit cannot be reached",
     "harness": "the harness could not score the patch",
+    "environment": "the instance's environment cannot be built, or its tests cannot run here",
     "spec": "the row lacks what the harness needs",
 }
 
@@ -84,16 +87,44 @@ class Endpoint:
 
 
 # -- Testbed -------------------------------------------------------------------------------------------
+class Sandbox(Protocol):
+    """Where an agent's processes run, apart from the project's own processes: the instance's container
+    (docker testbed), or PID and mount namespaces of their own on this machine (local testbed). Nothing in
+    it can see a provider key: not in its environment, not in another process's.
+
+    The agent writes its files on this machine (the workspace, its home) and starts its process with
+    `command`; `path` says where that process finds such a file. `network` is the network namespace the
+    processes live in (None: this machine's), where the run's gateway must listen too. `stop_command`
+    ends every process the agent started in there ([]: ending its process group is enough); it is run when
+    the agent's process ends, and by the guard when the run's own process dies first."""
+
+    network: Path | None
+    stop_command: list[str]
+
+    def path(self, host_path: Path) -> str:
+        """Where the agent's processes see `host_path` (a file of the workspace, the home or the agent's
+        installation); raises ValueError for a path they cannot see."""
+        ...
+
+    def command(self, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[list[str], dict[str, str]]:
+        """The command (and its environment) that runs `argv` inside, with `env`, in `cwd`."""
+        ...
+
+
 @dataclass
 class Workspace:
     """A prepared place for one agent run: the checkout the agent edits, the environment its processes get
-    (the repository's interpreter first on PATH; never a provider credential), and the commit its patch
-    is taken against (the workspace's own starting state)."""
+    on top of the sandbox's own (the repository's interpreter first on PATH; never a provider credential),
+    the commit its patch is taken against (the workspace's own starting state), a folder for the agent's
+    own state (its configuration and data; gone with the workspace) and the sandbox its processes run in
+    (None for an agent that brings its own, a Modal sandbox)."""
 
     path: Path
     env: dict[str, str]
     base: str
     handle: object = None  # the testbed's own state (a container, a temporary directory)
+    home: Path | None = None
+    sandbox: Sandbox | None = None
 
 
 class Testbed(Protocol):
@@ -159,11 +190,13 @@ class AgentResult:
 class Agent(Protocol):
     """A coding agent. `rules_file` is where in the workspace it reads its rules ("" if they are passed
     otherwise); `brings_environment` is True for an agent that runs somewhere of its own (a sandbox made
-    from the instance image), so it needs only a plain checkout to bring its patch back to."""
+    from the instance image), so it needs only a plain checkout to bring its patch back to. `files` are
+    the folders of this machine its process needs where it runs (its installation), given to it read-only."""
 
     name: str
     rules_file: str
     brings_environment: bool
+    files: tuple[Path, ...]
 
     @property
     def version(self) -> str:
@@ -172,8 +205,9 @@ class Agent(Protocol):
 
     def run(self, task: AgentTask) -> AgentResult:
         """Work on the task's issue in its workspace with its ruleset, talking only to `task.endpoint`;
-        keep every file of the run under `task.run_dir`; stop by `task.timeout` seconds, whatever the
-        agent does."""
+        run in the workspace's sandbox, its own state in the workspace's home; keep the files of the run
+        that are worth keeping (its output) under `task.run_dir`; stop by `task.timeout` seconds, whatever
+        the agent does."""
         ...
 
 
@@ -193,6 +227,7 @@ class ScoreResult:
     test_log: str = ""
     failed_tests: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    error_kind: str = ""  # an ERROR's kind (see ERROR_KINDS): "harness" unless said otherwise
 
     @property
     def pass_or_fail(self) -> str:

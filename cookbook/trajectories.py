@@ -41,7 +41,7 @@ from cookbook.harnesses.grading import strip_ansi
 from cookbook.llm.transcripts import requests
 from cookbook.seams import TIMEOUT
 
-COMMAND_TOOLS = {"run_commands", "execute_command", "Bash"}
+COMMAND_TOOLS = {"run_commands", "execute_command", "Bash", "bash"}  # Cline, Claude Code, mini-swe-agent
 READ_TOOLS = {"read_files", "read_file", "Read", "NotebookRead"}
 EDIT_TOOLS = {"editor", "apply_patch", "write_to_file", "replace_in_file", "Edit", "MultiEdit", "Write", "NotebookEdit"}
 SEARCH_TOOLS = {"search_codebase", "search_files", "list_files", "list_code_definition_names", "Grep", "Glob", "LS"}

@@ -119,12 +119,38 @@ def docker_engine():
 
 
 def leftover_containers() -> list[str]:
-    """Containers of the project's (labelled) or of its swebench runs that still exist."""
+    """Containers of the project's (labelled) or of its swebench runs and image builds that still exist and
+    belong to this process, to one under it (a run a test started) or to one that is gone (another live
+    run's containers are its own business)."""
+    from cookbook.docker_engine import OWNER_LABEL, UNLABELLED_CONTAINER, owner, owner_gone
+
     done = subprocess.run(
-        ["docker", "ps", "-a", "--format", "{{.Names}} {{.Labels}}"], capture_output=True, text=True, check=True
+        ["docker", "ps", "-a", "--format", "{{.Names}}\t{{.Label `" + OWNER_LABEL + "`}}\t{{.Labels}}"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    return [
-        line.split()[0]
-        for line in done.stdout.splitlines()
-        if "cookbook=1" in line or (line.startswith("sweb.eval.") and ".cookbook-" in line)
-    ]
+    left = []
+    for line in done.stdout.splitlines():
+        name, container_owner, labels = (line.split("\t") + ["", ""])[:3]
+        match = UNLABELLED_CONTAINER.match(name)
+        if match:
+            container_owner = f"{match.group(2)}:{match.group(3)}"
+        elif "cookbook=1" not in labels:
+            continue
+        host, _, pid = container_owner.partition(":")
+        if not container_owner or container_owner == owner() or owner_gone(host, pid) or _under_this_process(pid):
+            left.append(name)
+    return left
+
+
+def _under_this_process(pid: str) -> bool:
+    """True for a process started (at any depth) by this one."""
+    while pid.isdigit() and int(pid) > 1:
+        try:
+            pid = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            return False
+        if pid == str(os.getpid()):
+            return True
+    return False

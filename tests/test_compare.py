@@ -1,6 +1,7 @@
 """Comparing optimizers in one run (offline demo mode): each variant is the notebook, headless, grown from the
 base run's loop-0 agent runs, which are reused (no new agent request), with paired statistics."""
 
+import json
 import os
 import subprocess
 import sys
@@ -35,7 +36,21 @@ def variants(run_name):
 
 
 def test_compare_reuses_loop_0_and_pairs_the_variants(offline, run_name, variants, tmp_path):
-    cli("run", "--run-name", run_name, "--loops", "1", "--train-size", "3", "--test-size", "3", "--phoenix", "false")
+    runs = ("--agent-runs-dir", str(tmp_path / "agent_runs"))  # its own; the variants keep theirs there too
+    cli(
+        "run",
+        "--run-name",
+        run_name,
+        "--loops",
+        "1",
+        "--train-size",
+        "3",
+        "--test-size",
+        "3",
+        "--phoenix",
+        "false",
+        *runs,
+    )
     estimate = cli("compare", "--run-name", run_name, "--loops", "2", "--selections", "best", "--estimate")
     assert "At most 2 new rulesets to run: 12 agent runs" in estimate
 
@@ -58,5 +73,5 @@ def test_compare_reuses_loop_0_and_pairs_the_variants(offline, run_name, variant
     assert (table["loops"] == 2).all() and table["vs_empty_p"].between(0, 1).all()
     assert table.loc[1, "vs_reference_fixed"] == table.loc[1, "vs_reference_broken"] == 0
     assert (table["best_test_accuracy"] >= table["last_test_accuracy"].min()).all()
-    variant_dir = run_paths(variants[1])[0]
-    assert (variant_dir / "agent_runs").resolve() == (run_paths(run_name)[0] / "agent_runs").resolve()
+    variant = json.loads((run_paths(variants[1])[0] / "config.json").read_text())
+    assert variant["agent_runs_dir"] == str(tmp_path / "agent_runs")  # the base run's store, found by inputs

@@ -11,11 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import papermill
 import pytest
 from conftest import logged_requests, run_notebook, wait_until_gone
 
-from cookbook.circuit_breaker import InfrastructureFailure
+from cookbook.circuit_breaker import CircuitBreaker, InfrastructureFailure
+from cookbook.llm.endpoints import provider_variables
+from cookbook.llm.offline_demo import DemoScript
 from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.loop import LoopConfig, OptimizationRun, run_paths
 from cookbook.paths import PROJECT_DIR
@@ -76,6 +79,7 @@ def test_a_closed_port_is_a_clear_cli_error_and_stores_no_row(run_name, monkeypa
     env = {**os.environ, "OPENAI_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1", "OPENAI_API_KEY": "k-test-key"}
     command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--train-size", "2"]
     command += ["--test-size", "2", "--loops", "1", "--phoenix", "false"]
+    command += ["--agent-runs-dir", str(tmp_path / "agent_runs")]  # where a stored row would be
     start = time.monotonic()
     done = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
     print(f"closed port: the CLI stopped after {time.monotonic() - start:.1f} s")
@@ -84,7 +88,7 @@ def test_a_closed_port_is_a_clear_cli_error_and_stores_no_row(run_name, monkeypa
     assert last.startswith("PreflightError: preflight: the agent's endpoint") and "not reachable" in last, done.stderr
     assert "Traceback" not in done.stderr
     run_dir, _ = run_paths(run_name)
-    assert not list(run_dir.glob("agent_runs/*/*/agent.json")) and not (run_dir / "config.json").exists()
+    assert not (tmp_path / "agent_runs").exists() and not (run_dir / "config.json").exists()
 
 
 def test_runs_that_met_a_dead_endpoint_are_not_stored_and_run_again_once_it_is_back(instances, tmp_path):
@@ -123,9 +127,11 @@ def test_an_endpoint_that_fails_mid_run_stops_the_agent_and_trips_the_circuit_br
         )
     assert set(df["outcome"]) == {"error"} and set(df["error_kind"]) == {"model"}
     assert (df["llm_calls"] <= 2).all()  # stopped at the first fatal answer, not retried for a minute
-    run = OptimizationRun(LoopConfig.parse({"run_name": "breaker", "train_size": 3, "test_size": 3}))
+    breaker = CircuitBreaker(0.2, {"train": 3})  # the loop's (run_act's max_error_share), over the whole split
+    for row in df.to_dict("records"):
+        breaker.record("train", row)
     with pytest.raises(InfrastructureFailure) as failure:
-        run.check_errors(train=df)
+        breaker.check("train")
     assert "train: 3 of 3 runs" in str(failure.value) and "(3x), model:" in str(failure.value)
     assert "gone-model" in str(failure.value)
 
@@ -162,6 +168,8 @@ def test_an_agent_that_runs_env_sees_no_provider_key(instances, monkeypatch, tmp
 
 
 RUNNER = """
+import faulthandler, signal
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for every thread's stack if it hangs
 from cookbook.seams import Endpoint
 from run_act import run_act
 run_act("bundled", {ids!r}, "killed", "", workers=2, endpoint=Endpoint({url!r}, "k", "scripted-model"),
@@ -180,7 +188,13 @@ def test_a_killed_or_interrupted_run_leaves_no_agent_and_stores_nothing(instance
             time.sleep(0.2)
         assert len(llm.chat_requests()) >= 2, "the agents never reached the model"
         os.kill(proc.pid, signal_number)  # the run_act process alone: its agents are in sessions of their own
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # where it hangs, in the captured stderr, then the failure
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(3)
+            proc.kill()
+            raise
         assert wait_until_gone(str(tmp_path)) == []
     assert not list(tmp_path.glob("*/*/agent.json"))
 
@@ -197,8 +211,9 @@ def test_stale_workspaces_of_dead_processes_are_swept(tmp_path):
     assert not stale.exists() and mine.exists() and other.exists()
 
 
-def test_a_run_name_with_another_configuration_is_refused_with_the_differences(run_name):
-    OptimizationRun(LoopConfig.parse({"run_name": run_name, "train_size": 2, "test_size": 2})).begin()
+def test_a_run_name_with_another_configuration_is_refused_with_the_differences(offline, run_name):
+    config = LoopConfig.parse({"run_name": run_name, "train_size": 2, "test_size": 2}).named(offline=True)
+    OptimizationRun(config).begin()
     config_file = run_paths(run_name)[0] / "config.json"
     before = config_file.read_bytes()
     command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--train-size", "3", "--test-size", "2"]
@@ -254,8 +269,88 @@ def test_a_configured_phoenix_that_is_down_is_one_clear_line(offline, run_name, 
 
 
 def test_a_run_without_a_test_split_completes(offline, run_name, tmp_path):
-    run_notebook(tmp_path / "out.ipynb", RUN_NAME=run_name, TRAIN_SIZE=2, TEST_SIZE=0, LOOPS=1, PHOENIX=False)
+    parameters = dict(RUN_NAME=run_name, TRAIN_SIZE=2, TEST_SIZE=0, LOOPS=1, PHOENIX=False)
+    run_notebook(tmp_path / "out.ipynb", **parameters, AGENT_RUNS_DIR=str(tmp_path / "agent_runs"))
     run_dir, rulesets_dir = run_paths(run_name)
     header = (rulesets_dir / "ruleset_0.txt").read_text().splitlines()
     assert header[1] == "test_accuracy: nan" and "train_scored: 2" in header
     assert (run_dir / "train_results_0.csv").exists() and not (run_dir / "test_results_0.csv").exists()
+
+
+def test_a_missing_mirror_is_named_before_any_model_is_asked_and_leaves_nothing(run_name, monkeypatch, tmp_path):
+    """Local checks (the data, the mirrors, the engine) come before the models' pings: a mirror that is not
+    there costs no request, and the run leaves no folder (no executed notebook) behind."""
+    from user_repo import make_user_dataset
+
+    dataset, _ = make_user_dataset(tmp_path)
+    (tmp_path / "no-mirrors").mkdir()
+    with ScriptedLLM(lambda r: Reply(content="OK"), models={"gpt-4.1", "gpt-5"}) as llm:
+        env = {**os.environ, "OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k-test-key"}
+        command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--dataset", str(dataset)]
+        command += ["--repos-dir", str(tmp_path / "no-mirrors"), "--train-size", "1", "--test-size", "1"]
+        command += ["--loops", "1", "--phoenix", "false", "--agent-runs-dir", str(tmp_path / "runs")]
+        command += ["--harness", "local"]  # its repository installs with pip: no image to build first
+        done = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+        assert llm.requests == []
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1 and last.startswith("PreflightError: preflight: the local testbed can prepare 2")
+    assert "No mirror of acme/calc" in last and "Traceback" not in done.stderr
+    assert not any(path.exists() for path in run_paths(run_name))
+
+
+def test_a_row_with_an_empty_fail_to_pass_is_not_a_task(run_name, tmp_path):
+    from user_repo import make_user_dataset
+
+    dataset, mirrors = make_user_dataset(tmp_path)
+    rows = [json.loads(line) for line in dataset.read_text().splitlines()]
+    rows[1]["FAIL_TO_PASS"] = "[]"  # nothing would tell a fix from no fix
+    dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--dataset", str(dataset)]
+    command += ["--repos-dir", str(mirrors), "--train-size", "1", "--test-size", "1"]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("DatasetError: ") and "row 1 (instance_id='acme__calc-2')" in done.stderr
+    assert "FAIL_TO_PASS is empty" in done.stderr and not any(path.exists() for path in run_paths(run_name))
+
+
+def test_compare_refuses_one_loop_before_estimating_it():
+    command = [sys.executable, "-m", "cookbook", "compare", "--run-name", "any", "--loops", "1", "--estimate"]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""  # no estimate of a command that would be refused
+    assert (
+        done.stderr.strip()
+        == "ConfigurationError: compare: loops = 1: at least 2 (loop 1 runs the first learned ruleset)"
+    )
+
+
+def test_a_split_with_no_scored_run_is_recorded_and_nothing_crashes_after_the_paid_work(
+    bundled, run_name, monkeypatch, tmp_path
+):
+    """The provider fails every request of the test split's tasks (500s, as an overloaded provider does), and
+    the user tolerates it (MAX_ERROR_SHARE = 1.0): the loop is saved whole — the test split has no accuracy
+    (nan, not 0), its tables are written, the report compares nothing — and nothing raises after the
+    training runs were paid for."""
+    for name in [*provider_variables(), "AGENT_MODEL", "JUDGE_MODEL", "OPTIMIZER_MODEL"]:
+        monkeypatch.delenv(name, raising=False)
+    instances = bundled.to_dict("records")
+    test_ids = set(OptimizationRun(LoopConfig.parse({"train_size": 2, "test_size": 2}).named()).ids("test"))
+    demo = DemoScript(instances)
+
+    def script(request):
+        task = task_of(request, instances) if request.get("tools") else None
+        if task and task["instance_id"] in test_ids:
+            return Reply(status=500, content="The server had an error while processing your request.")
+        return demo(request)
+
+    with ScriptedLLM(script, models={"gpt-4.1", "gpt-5"}) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "k-test-key")
+        parameters = dict(RUN_NAME=run_name, TRAIN_SIZE=2, TEST_SIZE=2, LOOPS=1, PHOENIX=False, MAX_ERROR_SHARE=1.0)
+        run_notebook(tmp_path / "out.ipynb", **parameters, AGENT_RUNS_DIR=str(tmp_path / "agent_runs"))
+    run_dir, rulesets_dir = run_paths(run_name)
+    header = (rulesets_dir / "ruleset_0.txt").read_text().split("optimized ruleset_0:")[0].splitlines()
+    assert "test_accuracy: nan" in header and "test_scored: 0" in header and "test_errors: 2" in header
+    assert set(pd.read_csv(run_dir / "test_results_0.csv")["error_kind"]) == {"provider"}
+    assert pd.read_csv(run_dir / "test_per_instance_0.csv").empty  # the table, with no row: none was scored
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["best_loop"] == 0 and report["best_vs_empty_on_test"]["instances"] == 0

@@ -32,6 +32,7 @@ def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
 ):
     monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", phoenix)
     parameters = dict(RUN_NAME=run_name, LOOPS=2, TRAIN_SIZE=6, TEST_SIZE=6, WORKERS=4)
+    parameters["AGENT_RUNS_DIR"] = str(tmp_path / "agent_runs")  # its own: no other test's runs are found
     run_notebook(tmp_path / "executed.ipynb", **parameters)
     run_dir, rulesets_dir = run_paths(run_name)
     for loop in (0, 1):
@@ -82,10 +83,17 @@ def test_the_notebook_runs_offline_end_to_end_and_a_rerun_sends_nothing(
     with rest(phoenix) as http:  # the rulesets as a Prompt: one version per loop, holding the ruleset it ran
         versions = list(reversed(list_versions(http, prompt_name(run_name))))
         tags = [{t["name"] for t in http.get(f"v1/prompt_versions/{v['id']}/tags").json()["data"]} for v in versions]
-    assert [len(versions), "loop-0" in tags[0], "loop-1" in tags[1]] == [2, True, True]
+    assert [len(versions), "loop-0" in tags[0], "loop-1" in tags[1], "learned" in tags[2]] == [3, True, True, True]
     assert rule.strip() in json.dumps(versions[1]["template"]) and rule.strip() not in json.dumps(
         versions[0]["template"]
     )
+    # the ruleset the run hands over (learned in loop 1, run by no loop) is a version too, not yet scored
+    _, _, handed_over = read_ruleset_file(rulesets_dir / "ruleset_1.txt")
+    assert handed_over.strip() in json.dumps(versions[2]["template"]) and versions[2]["metadata"]["learned"]
+    assert versions[2]["description"].startswith("learned in loop 1, not yet scored")
+    # offline, the run is labelled with the model that answered, not the cookbook's defaults
+    config = json.loads((run_dir / "config.json").read_text())
+    assert [config[f"{role}_model"] for role in ("agent", "judge", "optimizer")] == ["demo-model"] * 3
     executed = (tmp_path / "executed.ipynb").read_text()
     assert "OFFLINE DEMO MODE" in executed and phoenix in executed
     assert "The agent ended after 1 LLM call without running any command or the tests" in executed
@@ -110,6 +118,7 @@ def test_the_committed_notebook_has_no_outputs_and_its_cells_drive_the_loop():
 def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tmp_path):
     command = [sys.executable, "-m", "cookbook", "run", "--run-name", run_name, "--loops", "2"]
     command += ["--train-size", "3", "--test-size", "3", "--workers", "3", "--phoenix", "false"]
+    command += ["--agent-runs-dir", str(tmp_path / "agent_runs")]
     run_dir, rulesets_dir = run_paths(run_name)
     log = open(tmp_path / "cli.log", "w")  # noqa: SIM115 (kept open for the killed process)
     proc = subprocess.Popen(command, cwd=PROJECT_DIR, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
@@ -128,7 +137,7 @@ def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tm
         name: (rulesets_dir / name if name.startswith("ruleset") else run_dir / name).read_bytes()
         for name in ("ruleset_0.txt", "train_results_0.csv", "test_results_0.csv")
     }
-    finished_runs = {p: p.stat().st_mtime_ns for p in (run_dir / "agent_runs").glob("*/*/agent.json")}
+    finished_runs = {p: p.stat().st_mtime_ns for p in (tmp_path / "agent_runs").glob("*/*/agent.json")}
     assert len(finished_runs) >= 6  # loop 0's six runs at least
 
     resumed_log = tmp_path / "resumed.jsonl"
@@ -144,5 +153,5 @@ def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tm
     requests = agent_requests(resumed_log)
     assert requests and all(rule.strip() in system_prompt(r) for r in requests)
     assert "train_accuracy" in done.stdout + done.stderr
-    after = {p: p.stat().st_mtime_ns for p in (run_dir / "agent_runs").glob("*/*/agent.json")}
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "agent_runs").glob("*/*/agent.json")}
     assert len(after) == 12 and all(after[p] == mtime for p, mtime in finished_runs.items())

@@ -3,15 +3,20 @@
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 
+import httpx
 import pandas as pd
 import pytest
 
 from cookbook.llm.client import LLMClient
+from cookbook.llm.http_service import BackgroundHTTPService
 from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.loop import LoopConfig, OptimizationRun
 from cookbook.seams import Endpoint
 from evaluate import evaluate_results
 from phoenix_experiments import (
+    ExperimentFeed,
     PhoenixUnavailable,
     create_dataset,
     log_experiment_to_phoenix,
@@ -137,3 +142,76 @@ def test_a_judge_call_is_traced_into_the_phoenix_project(phoenix, client, bundle
         time.sleep(0.5)
     assert spans, f"no span in Phoenix project {project}"
     assert any("traced judgement" in json.dumps(s.get("attributes", {})) for s in spans)
+
+
+class HTMLWhileDown(BackgroundHTTPService):
+    """In front of Phoenix, as a load balancer or an authenticating proxy is: every request passes on, except
+    while `down`, when it answers 200 with an HTML page (maintenance, a login form) — no error Phoenix's
+    client knows, and no connection error either."""
+
+    def __init__(self, url: str):
+        self.url, self.down, self.pages = url, False, 0
+
+    def _make_handler(self):
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if front.down:
+                    front.pages += 1
+                    status, headers, content = 200, {"Content-Type": "text/html"}, b"<html>Back soon.</html>"
+                else:
+                    skip = ("host", "content-length", "connection", "accept-encoding")
+                    sent = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                    reply = httpx.request(self.command, front.url + self.path, headers=sent, content=body, timeout=60)
+                    skip += ("transfer-encoding", "content-encoding")
+                    status, content = reply.status_code, reply.content
+                    headers = {k: v for k, v in reply.headers.items() if k.lower() not in skip}
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
+
+        return Handler
+
+
+def test_live_logging_goes_on_after_an_error_that_is_not_phoenix_being_down(phoenix, client, bundled, tmp_path):
+    """The feed's thread meets a page that is not JSON (a ValueError, not PhoenixUnavailable): it warns and
+    goes on, and the rows that arrive once Phoenix answers again are logged while the loop still runs."""
+    dataset = create_dataset(client, "feed-html", bundled.head(2))
+    config = LoopConfig.parse({"run_name": "feed-html", "train_size": 2, "test_size": 1})
+    run = OptimizationRun(config, tmp_path / "act_results", tmp_path / "act_rulesets")
+    first, second = results_for(bundled.head(2), attempts=1).assign(ruleset_sha="sha-html").to_dict("records")
+    with HTMLWhileDown(phoenix) as front:
+        front.down = True
+        feed = ExperimentFeed(f"http://127.0.0.1:{front.port}", None, {"train": dataset}, run, 0, "")
+        feed.every_s = 0.2
+        with feed, pytest.warns(UserWarning, match="Phoenix live logging: JSONDecodeError"):
+            feed.on_row("train", first)
+            deadline = time.monotonic() + 60
+            while front.pages < 3 and time.monotonic() < deadline:  # several flushes met the page
+                time.sleep(0.1)
+            front.down = False
+            feed.on_row("train", second)
+            runs = []
+            while len(runs) < 2 and time.monotonic() < deadline:  # logged live, before the feed is closed
+                time.sleep(0.3)
+                experiments = [
+                    e for e in client.experiments.list(dataset_id=dataset.id) if e["name"] == "feed-html loop 0 train"
+                ]
+                runs = (
+                    client.experiments.get_experiment(experiment_id=experiments[0]["id"])["task_runs"]
+                    if experiments
+                    else []
+                )
+            assert len(runs) == 2 and feed._thread.is_alive()

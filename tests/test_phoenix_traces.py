@@ -283,3 +283,33 @@ def test_a_rerun_that_fixes_an_infrastructure_error_replaces_the_errored_run(pho
     (run,) = ran["task_runs"]
     assert run["id"] == errored["id"] and not run.get("error") and run["trace_id"] != errored["trace_id"]
     assert [(e.name, e.result["label"]) for e in ran["evaluation_runs"]] == [("pass_or_fail", "fail")]
+
+
+def test_a_run_logged_before_it_was_judged_gets_the_judges_span_when_its_judgement_is_logged(
+    phoenix, client, bundled, tmp_path
+):
+    """A loop logs each row as it arrives (ExperimentFeed), before the judge has said anything; the loop's
+    own call with the judged rows adds the judge's evaluation and its span to the run's trace."""
+    record_transcript(tmp_path / "judged-later.jsonl", "gpt-4.1")
+    instance = bundled.iloc[5]
+    arrived = row(instance, tmp_path / "judged-later.jsonl", "gpt-4.1")
+    judged = {**arrived, "correctness": "incorrect", "explanation": "it never ran the failing test"}
+    judged |= {"judge_prompt_tokens": 700, "judge_completion_tokens": 40}
+    dataset = create_dataset(client, "traces-judged-later", bundled.iloc[5:6])
+    meta = {"run_name": "judged-later", "loop": 0, "split": "train", "judge_model": "gpt-5"}
+    first = log_experiment_to_phoenix(phoenix, None, dataset, "judged later", pd.DataFrame([arrived]), meta)
+    project = client.experiments.get(experiment_id=first["experiment_id"])["project_name"]
+    assert [s["name"] for s in wait_for_spans(client, project, lambda spans: len(spans) >= 3)].count("judge") == 0
+    again = log_experiment_to_phoenix(phoenix, None, dataset, "judged later", pd.DataFrame([judged]), meta)
+    assert again["runs_logged"] == 0
+    spans = wait_for_spans(client, project, lambda spans: any(s["name"] == "judge" for s in spans))
+    (run,) = client.experiments.get_experiment(experiment_id=first["experiment_id"])["task_runs"]
+    assert sorted(s["name"] for s in spans) == [
+        "LLM call 1",
+        "LLM call 2",
+        "cline on " + instance["instance_id"],
+        "judge",
+    ]
+    assert {s["context"]["trace_id"] for s in spans} == {run["trace_id"]}  # one trace: the copies were not kept
+    judge = next(s for s in spans if s["name"] == "judge")["attributes"]
+    assert judge["llm.model_name"] == "gpt-5" and "never ran the failing test" in judge["output.value"]

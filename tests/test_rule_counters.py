@@ -6,10 +6,14 @@ import warnings
 
 import pandas as pd
 import pytest
+from conftest import logged_requests, run_notebook
 
 from cookbook.llm.client import LLMClient
-from cookbook.llm.messages import messages_text
+from cookbook.llm.endpoints import provider_variables
+from cookbook.llm.messages import messages_text, system_prompt
+from cookbook.llm.offline_demo import DemoScript
 from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.loop import run_paths
 from cookbook.rulesets import Rule, merge_near_duplicates, ruleset_tokens, similarity
 from cookbook.seams import Endpoint
 from evaluate import evaluate_results
@@ -118,3 +122,49 @@ def test_near_duplicates_merge_and_the_ruleset_keeps_to_its_token_cap(tmp_path):
             new = opt.optimize(data, "cline_patch", ["explanation"], ruleset="")
         assert "At most 100 tokens" in messages_text(llm.chat_requests()[0], "user")
     assert 0 < ruleset_tokens(new) <= 100 and new.splitlines() == lines.splitlines()[: len(new.splitlines())]
+
+
+TWO_LINES = "Keep each change small.\nRun python -m pytest before you finish."  # a rule the optimizer wrapped
+NOT_TESTS = "Do not edit the tests."
+
+
+class WrappedRule:
+    """The demo's models, but the optimizer's first delta adds a rule whose text holds a line break."""
+
+    def __init__(self, instances):
+        self.demo = DemoScript(instances)
+
+    def __call__(self, request):
+        if (request.get("response_format") or {}).get("json_schema", {}).get("name") != "ruleset_operations":
+            return self.demo(request)
+        first = "(no rules yet)" in messages_text(request, "user")
+        adds = [{"op": "add", "id": "", "text": text, "sources": []} for text in (TWO_LINES, NOT_TESTS)]
+        return Reply(content=json.dumps({"operations": adds if first else [], "effects": []}))
+
+
+@pytest.mark.slow
+def test_a_rule_with_a_line_break_is_one_rule_to_the_agent_the_judge_and_its_counters(
+    bundled, run_name, monkeypatch, tmp_path
+):
+    """Delta mode through the notebook: the wrapped rule is one line in the agent's rules and in the judge's
+    list, and the judge's verdict on it counts to it — not to the rule after it."""
+    for name in [*provider_variables(), "AGENT_MODEL", "JUDGE_MODEL", "OPTIMIZER_MODEL"]:
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "requests.jsonl"
+    with ScriptedLLM(WrappedRule(bundled.to_dict("records")), models={"gpt-4.1", "gpt-5"}, log_path=log) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-t")
+        parameters = dict(RUN_NAME=run_name, OPTIMIZER_MODE="delta", SELECTION="latest", LOOPS=2, PHOENIX=False)
+        parameters |= dict(TRAIN_SIZE=2, TEST_SIZE=1)
+        run_notebook(tmp_path / "out.ipynb", **parameters, WORKERS=3, AGENT_RUNS_DIR=str(tmp_path / "agent_runs"))
+    requests = logged_requests(log)
+    one_line = "Keep each change small. Run python -m pytest before you finish."
+    agents = [r for r in requests if r.get("tools") and one_line in system_prompt(r)]
+    assert agents and all(f"- {one_line}\n- {NOT_TESTS}" in system_prompt(r) for r in agents)  # loop 1's rules
+    judged = [t for r in requests if "## The agent's rules\n" in (t := messages_text(r, "user")) and not r.get("tools")]
+    assert judged and all(t.split("## The agent's rules\n")[1] == f"[r1] {one_line}\n[r2] {NOT_TESTS}" for t in judged)
+    rules = {r["text"]: r for r in json.loads((run_paths(run_name)[0] / "rules_1.json").read_text())}
+    assert set(rules) == {one_line, NOT_TESTS}
+    tests_rule, other = rules[one_line], rules[NOT_TESTS]
+    assert tests_rule["helped"] + tests_rule["hurt"] + tests_rule["broken_failed"] + tests_rule["broken_passed"] == 2
+    assert (other["not_applicable"], other["helped"], other["hurt"], other["broken_failed"]) == (2, 0, 0, 0)

@@ -2,6 +2,7 @@
 client, the gateway and the agents could not catch what the real services do."""
 
 import json
+import re
 
 import httpx
 import openai
@@ -178,3 +179,28 @@ def test_a_request_over_the_models_window_is_refused_as_the_real_api_does():
         assert over.status_code == 400 and over.json()["error"]["code"] == "context_length_exceeded"
         huge = post(llm, {"model": "gpt-4o", "messages": [{"role": "user", "content": "word " * 130_000}]})
         assert huge.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_each_provider_refuses_a_prompt_over_the_window_in_its_own_words():
+    """A declared window (a vLLM deployment's --max-model-len) counts the tools too; vLLM says it with no code,
+    Anthropic with `prompt is too long`, each in its own error body."""
+    tools = [{"type": "function", "function": {"name": "read_file", "description": "word " * 3_000}}]
+    long = {"model": "qwen-coder", "messages": [{"role": "user", "content": "word " * 2_000}]}
+    served = dict(models={"qwen-coder"}, windows={"qwen-coder": 4_096})
+    with ScriptedLLM(lambda r: Reply(content="ok"), **served) as openai_like:
+        assert post(openai_like, long).status_code == 200
+        over = post(openai_like, {**long, "tools": tools})  # the messages fit; with the tools' definitions, not
+        assert over.status_code == 400 and over.json()["error"]["code"] == "context_length_exceeded"
+    with ScriptedLLM(lambda r: Reply(content="ok"), **served, dialect="vllm", api_key=KEY) as vllm:
+        assert post(vllm, long).status_code == 200
+        error = post(vllm, {**long, "tools": tools}).json()["error"]
+        assert (error["type"], error["param"], error["code"]) == ("BadRequestError", None, 400)
+        assert error["message"].startswith("This model's maximum context length is 4096 tokens. However, you requested")
+        assert post(vllm, long, headers={}).json() == {"error": "Unauthorized"}
+    with ScriptedLLM(lambda r: Reply(content="ok"), models={"claude-sonnet-4-5"}, api_key=KEY) as anthropic:
+        huge = messages(messages=[{"role": "user", "content": "word " * 210_000}])
+        refused = post(anthropic, huge, "/messages", ANTHROPIC)
+        assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
+        assert re.fullmatch(r"prompt is too long: \d+ tokens > 200000 maximum", refused.json()["error"]["message"])
+        budget = messages(max_tokens=64_000, messages=[{"role": "user", "content": "word " * 150_000}])
+        assert "exceed context limit" in post(anthropic, budget, "/messages", ANTHROPIC).json()["error"]["message"]

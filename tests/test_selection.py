@@ -183,6 +183,44 @@ def test_delta_mode_grows_from_the_chosen_candidates_rules(tmp_path):
     assert [r.id for r in optimizer.rules] == ["r1", "r2"]
 
 
+def attempts(outcomes: dict[str, list[str]]) -> pd.DataFrame:
+    """Rows with several attempts per instance: "pass", "fail" or "error" (an infrastructure error)."""
+    records = []
+    for iid, results in outcomes.items():
+        for attempt, result in enumerate(results):
+            outcome = {"pass": "resolved", "fail": "unresolved", "error": "error"}[result]
+            record = rows({iid: result == "pass"}).iloc[0].to_dict() | {"attempt": attempt, "outcome": outcome}
+            records.append(record | ({"pass_or_fail": ""} if result == "error" else {}))
+    return pd.DataFrame(records)
+
+
+def test_best_is_one_definition_for_growing_and_for_the_report_with_attempts_and_errors(tmp_path, optimizer_server):
+    """With two attempts and an infrastructure error, rows and instance means can disagree; the candidate the
+    next ruleset grows from and the best loop of the report (and of Phoenix's tag) are the same one."""
+    llm, _ = optimizer_server
+    run = make_run(tmp_path, "best")
+    a, b = run.ids("validation")
+    client = LLMClient(Endpoint(llm.base_url, "k", "gpt-5"), cache=False)
+    optimizer = PromptLearningOptimizer("base prompt", client=client, **run.optimizer_options())
+    validation = [
+        {a: ["pass", "pass"], b: ["fail", "error"]},  # 2 of 3 scored runs pass; per instance: 1.0 and 0.0
+        {a: ["pass", "error"], b: ["pass", "fail"]},  # 2 of 3 scored runs pass; per instance: 1.0 and 0.5
+    ]
+    ruleset = ""
+    for loop, outcomes in enumerate(validation):
+        optimizer.loop = loop
+        train = rows(dict.fromkeys(run.ids("train"), False), explanation="e")
+        results = run.save_results(loop, train=train, validation=attempts(outcomes))
+        parent = run.select(loop, ruleset, results, optimizer)
+        new = optimizer.optimize(parent.train, "cline_patch", ["correctness", "explanation"], ruleset=parent.ruleset)
+        ruleset = run.save_loop(loop, ruleset, new, results, optimizer)
+    run.finish()
+    report = json.loads((run.dir / "report.json").read_text())
+    assert run.history["validation_accuracy"].tolist() == [2 / 3, 2 / 3]  # a tie: the earlier loop
+    assert parent.loop == report["best_loop"] == 0
+    assert "grown_from: loop 0" in (run.rulesets_dir / "ruleset_1.txt").read_text()
+
+
 HARMFUL = "Stop at once when you are unsure (marker 7f3a)."
 HARMLESS = "Read the failing test before editing."
 
@@ -227,7 +265,10 @@ def test_the_notebook_grows_from_the_better_candidate_after_a_harmful_rewrite(bu
         monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-t")
         sizes = dict(TRAIN_SIZE=4, VALIDATION_SIZE=2, TEST_SIZE=1, LOOPS=3, WORKERS=2)
-        run_notebook(tmp_path / "out.ipynb", RUN_NAME=run_name, PHOENIX=False, SELECTION="best", **sizes)
+        runs = str(tmp_path / "agent_runs")
+        run_notebook(
+            tmp_path / "out.ipynb", RUN_NAME=run_name, PHOENIX=False, SELECTION="best", AGENT_RUNS_DIR=runs, **sizes
+        )
         agent_log = [r for r in llm.chat_requests() if r.get("tools")]
     run_dir, rulesets_dir = run_paths(run_name)
     history = [json.loads((run_dir / f"loop_{loop}.json").read_text()) for loop in range(3)]

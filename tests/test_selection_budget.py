@@ -50,6 +50,7 @@ def test_attempts_give_pass_rates_and_pass_at_3_and_a_budget_stops_before_the_ne
     parameters = dict(
         RUN_NAME=run_name, TRAIN_SIZE=2, TEST_SIZE=2, LOOPS=3, WORKERS=4, ATTEMPTS=3, BUDGET_TOKENS=1, PHOENIX=False
     )
+    parameters["AGENT_RUNS_DIR"] = str(tmp_path / "agent_runs")
     run_notebook(tmp_path / "out.ipynb", **parameters)
     run_dir, rulesets_dir = run_paths(run_name)
     stopped = json.loads((run_dir / "stopped.json").read_text())

@@ -3,7 +3,16 @@ import math
 import pandas as pd
 import pytest
 
-from cookbook.stats import accuracy_table, compare, flips, mcnemar_exact, pass_at_k, per_instance, wilson_interval
+from cookbook.stats import (
+    accuracy,
+    accuracy_table,
+    compare,
+    flips,
+    mcnemar_exact,
+    pass_at_k,
+    per_instance,
+    wilson_interval,
+)
 
 
 def test_wilson_interval_known_values():
@@ -58,3 +67,29 @@ def test_accuracy_table():
         [0, "train", 1, 2, 0.5],
         [0, "test", 0, 1, 0.0],
     ]
+
+
+def test_a_split_with_no_scored_row_is_unknown_not_zero_and_never_crashes_the_tables():
+    """Every run of the split ended in an infrastructure error: nothing is known (NaN), not 0, and the
+    tables the loop writes after paying for its runs still come out."""
+    errors = pd.DataFrame([{"instance_id": i, "attempt": 0, "pass_or_fail": "", "outcome": "error"} for i in "ab"])
+    assert math.isnan(accuracy(errors))
+    assert per_instance(errors).empty and list(per_instance(errors).columns)[:4] == [
+        "instance_id",
+        "attempts",
+        "passes",
+        "pass_rate",
+    ]
+    table = accuracy_table({0: {"test": errors}})
+    assert table[["k", "n", "errors"]].values.tolist() == [[0, 0, 2]] and math.isnan(table["accuracy"][0])
+    result = compare(errors, rows({"a": ["pass"], "b": ["fail"]}))
+    assert (result["instances"], result["fixed"], result["broken"]) == (0, 0, 0)
+    assert math.isnan(result["accuracy_before"]) and math.isnan(result["accuracy_after"])
+
+
+def test_the_paired_test_compares_only_instances_scored_in_both():
+    before = rows({"a": ["pass"], "b": ["fail"], "c": ["pass"]})
+    after = rows({"a": ["pass"], "b": ["pass"], "d": ["fail"]})  # c not run after, d not before
+    result = compare(before, after)
+    assert (result["instances"], result["fixed"], result["broken"]) == (2, 1, 0)
+    assert (result["accuracy_before"], result["accuracy_after"]) == (0.5, 1.0)  # over a and b, both times

@@ -2,13 +2,14 @@
 Cline against the scripted server."""
 
 import json
+import os
 from datetime import datetime
 
 import pandas as pd
 import pytest
 
 from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
-from cookbook.machine import AGENT_RUN_GB, choose_workers, default_workers, memory_fit
+from cookbook.machine import AGENT_RUN_GB, choose_workers, default_workers, footprint, memory_fit
 from cookbook.seams import Endpoint
 from evaluate import Judge, evaluate_results
 from run_act import run_act
@@ -69,3 +70,17 @@ def test_workers_follow_the_machine_and_a_users_larger_value_wins_with_a_warning
     if fit is not None:
         with pytest.warns(UserWarning, match=f"{(fit + 5) * AGENT_RUN_GB:.1f} GB"):
             assert choose_workers(fit + 5) == fit + 5
+
+
+def test_a_docker_run_counts_what_it_holds_besides_its_agent():
+    """A docker run's agent runs its tests in an instance container and is scored by a run_evaluation process
+    and its container, with more CPU per run (make bench: benchmarks/bench_docker_run.py): fewer at once."""
+    local, docker = footprint("local"), footprint("docker")
+    assert docker.gb > local.gb == AGENT_RUN_GB and docker.per_core < local.per_core
+    assert footprint("modal") == local and footprint(None) == local  # the scoring runs elsewhere
+    assert default_workers("docker") <= default_workers("local")
+    assert default_workers("docker") <= docker.per_core * (os.cpu_count() or 1)
+    fit = memory_fit("docker")
+    if fit is not None:
+        with pytest.warns(UserWarning, match=f"{(fit + 5) * docker.gb:.1f} GB"):
+            assert choose_workers(fit + 5, "docker") == fit + 5

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from cookbook.credentials import scrubbed
 from cookbook.files import atomic_write_text
 from cookbook.llm.endpoints import ConfigurationError
 from cookbook.llm.models import is_reasoning, limits
@@ -124,8 +125,9 @@ class LLMClient:
     ) -> LLMReply:
         """One chat completion (not streamed), `max_tokens` being the answer budget (reasoning included).
         Raises the openai client's errors after its retries. A reply is cached only when it is not cut and
-        `cache_if(reply)` (default: always), so a bad reply is never served again."""
-        request = self.request(messages, response_format, max_tokens, reasoning_effort)
+        `cache_if(reply)` (default: always), so a bad reply is never served again. No provider key is ever
+        sent on in `messages` (`cookbook.credentials.scrub`)."""
+        request = self.request(scrubbed(messages), response_format, max_tokens, reasoning_effort)
         key = hashlib.sha256(json.dumps([self.endpoint.base_url, request], sort_keys=True).encode()).hexdigest()
         cache_file = self.cache_dir / key[:2] / f"{key}.json"
         if self.cache and use_cache and cache_file.exists():

@@ -23,7 +23,7 @@ import re
 
 from cookbook.llm.messages import messages_text, system_prompt
 from cookbook.llm.models import DEMO_MODEL
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of
+from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, tool_names
 
 RULE_KEYWORD = "python -m pytest"
 JUDGE_IMPROVEMENT = (
@@ -48,7 +48,7 @@ class DemoScript:
     def agent(self, request: dict) -> Reply:
         inst = task_of(request, self.instances)
         if inst is None:
-            return Reply(content="I could not identify the task.")
+            return final_reply(request, "I could not identify the task.")
         messages = request.get("messages", [])
         assistant_turns = [m for m in messages if m.get("role") == "assistant"]
         follows_rule = RULE_KEYWORD in system_prompt(request)
@@ -57,13 +57,13 @@ class DemoScript:
             if easy:
                 return Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
             if follows_rule:
-                return Reply(
-                    tool_calls=[ToolCall("run_commands", {"commands": ["python -m pytest -q -x 2>&1 | tail -5"]})]
-                )
-            return Reply(content="I looked at the issue but I am not sure where the bug is, so I will stop here.")
+                return Reply(tool_calls=[shell_call(request, "python -m pytest -q -x 2>&1 | tail -5")])
+            return final_reply(
+                request, "I looked at the issue but I am not sure where the bug is, so I will stop here."
+            )
         if len(assistant_turns) == 1 and follows_rule and not easy:
             return Reply(tool_calls=patch_as_tool_calls(inst["patch"], request))
-        return Reply(content="I made the change the issue asks for.")
+        return final_reply(request, "I made the change the issue asks for.")
 
     def judge(self, request: dict) -> Reply:
         text = messages_text(request, "user")
@@ -141,6 +141,27 @@ def rule_verdicts(schema: dict, text: str) -> list[dict]:
         evidence = "the trajectory shows a test run" if ran_tests else "the trajectory shows no test run"
         verdicts.append({"id": rule_id, "verdict": verdict, "evidence": evidence if about_tests else ""})
     return verdicts
+
+
+def shell_call(request: dict, command: str) -> ToolCall:
+    """A shell command as the tool call the agent offers for it: Cline's `run_commands`, Claude Code's
+    `Bash`, mini-swe-agent's `bash`."""
+    names = tool_names(request)
+    if "bash" in names:
+        return ToolCall("bash", {"command": command})
+    if "Bash" in names:
+        return ToolCall("Bash", {"command": command, "description": command[:60]})
+    return ToolCall("run_commands", {"commands": [command]})
+
+
+def final_reply(request: dict, text: str) -> Reply:
+    """The agent's last answer: plain text, or, to mini-swe-agent (every answer of which must be a `bash`
+    call), its command that submits."""
+    if tool_names(request) == {"bash"}:
+        return Reply(
+            content=text, tool_calls=[ToolCall("bash", {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"})]
+        )
+    return Reply(content=text)
 
 
 def start_demo_server(instances: list[dict], latency: float = 0.0, log_path=None) -> ScriptedLLM:

@@ -12,11 +12,6 @@ from cookbook.seams import Endpoint
 PING = [{"role": "user", "content": "Say OK."}]  # the preflight's request, all of it
 
 
-def is_ping(request: dict) -> bool:
-    """Whether a request body is the preflight's."""
-    return request.get("messages") == PING
-
-
 def ping(endpoint: Endpoint, role: str, timeout: float = 20.0) -> UpstreamError | None:
     """Send `endpoint.model` a request for a few tokens; None when it answers, else what is wrong (a
     transient 429/5xx is tried once more first). Reasoning models may spend the few tokens thinking and

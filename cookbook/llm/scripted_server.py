@@ -1,11 +1,11 @@
 """A scripted model server on 127.0.0.1, as strict as the real APIs: the only test double of the project.
 
 It answers OpenAI's `POST /v1/chat/completions` (streamed and not, text and tool calls) and `GET
-/v1/models`, and Anthropic's `POST /v1/messages` (for Claude Code). A *script* — a function of the request
+/v1/models[/<id>]`, and Anthropic's `POST /v1/messages` (for Claude Code). A *script* — a function of the request
 body — chooses each reply, so a test or the offline demo can make the model behave differently by task,
-by turn, or by whether the rules in the system prompt contain a sentence. Every request is logged (in
+by turn, or by whether the rules in the system prompt contain a sentence. Every model call is logged (in
 memory and, optionally, to a JSONL file) with the names of its auth headers, so tests assert on what a
-client really sent.
+client really sent; every request line that arrived, whatever it asked for, is in `received`.
 
 It is no kinder than the services it stands for (/work/shared/REAL_APIS.md):
 - it serves only the `models` it is given: any other is a 404 `model_not_found` (`not_found_error`);
@@ -17,9 +17,13 @@ It is no kinder than the services it stands for (/work/shared/REAL_APIS.md):
 - a stream carries usage only when the request set `stream_options.include_usage` (one extra chunk with
   empty `choices`), and splits tool-call arguments across chunks; Anthropic streams send `ping`s and
   split a tool call's input into `input_json_delta` fragments;
-- a chat request over its model's window (tiktoken's count, for models it knows) is a 400
-  `context_length_exceeded`;
-- errors have each API's body; a scripted 429 carries Retry-After (and OpenAI's retry-after-ms).
+- a request over its model's window (tiktoken's count of its messages, system prompt and tools; the window
+  from the project's table of models, or `windows` for a model the table does not know, as a vLLM
+  deployment's `--max-model-len`) is refused in the words of the provider it plays: OpenAI's 400
+  `context_length_exceeded`, vLLM's 400 "This model's maximum context length is N tokens" with no code
+  (`dialect="vllm"`), Anthropic's 400 "prompt is too long: N tokens > M maximum";
+- errors have each API's body (vLLM's: `{"error": {"message", "type": "BadRequestError", "param", "code":
+  400}}`); a scripted 429 carries Retry-After (and OpenAI's retry-after-ms).
 
     with ScriptedLLM(lambda request: Reply(content="hello"), models={"gpt-4.1"}) as llm:
         client = openai.OpenAI(base_url=llm.base_url, api_key="x")
@@ -38,8 +42,8 @@ from pathlib import Path
 from cookbook.llm import scripted_wire as wire
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import messages_text
-from cookbook.llm.models import is_reasoning, limits
-from cookbook.llm.tokens import count_message_tokens
+from cookbook.llm.models import ModelLimits, is_reasoning, limits
+from cookbook.llm.tokens import count_message_tokens, count_tokens
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Reply:
 
 Script = Callable[[dict], Reply]
 AUTH_HEADERS = ("authorization", "x-api-key")
+DIALECTS = ("openai", "vllm")  # how an OpenAI-compatible server words and shapes its errors
 
 
 def turn(request: dict) -> int:
@@ -78,7 +83,9 @@ def turn(request: dict) -> int:
 
 class ScriptedLLM(BackgroundHTTPService):
     """The server for `models` (the names it serves). `latency` is added before every reply (a slow model,
-    for benchmarks); `api_key`, when set, is the only key it accepts."""
+    for benchmarks); `api_key`, when set, is the only key it accepts. `windows` gives the context window
+    in tokens of served models the project's table does not know (else they have none); `dialect` is the
+    OpenAI-compatible server it plays: "openai", or "vllm" (its error bodies and words)."""
 
     def __init__(
         self,
@@ -88,15 +95,21 @@ class ScriptedLLM(BackgroundHTTPService):
         latency: float = 0.0,
         log_path: Path | str | None = None,
         api_key: str | None = None,
+        windows: dict[str, int] | None = None,
+        dialect: str = "openai",
     ):
         self.script = script
         self.models = tuple(sorted(set(models)))
         if not self.models:
             raise ValueError("ScriptedLLM: declare the models it serves (models=...)")
+        if dialect not in DIALECTS:
+            raise ValueError(f"ScriptedLLM: dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}")
+        self.windows, self.dialect = dict(windows or {}), dialect
         self.latency = latency
         self.log_path = Path(log_path) if log_path else None
         self.api_key = api_key
-        self.requests: list[dict] = []
+        self.requests: list[dict] = []  # the model calls (POSTs), with their bodies
+        self.received: list[str] = []  # every request line ("GET /v1/models"), whatever it asked for
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -118,9 +131,19 @@ class ScriptedLLM(BackgroundHTTPService):
                 with open(self.log_path, "a") as log:
                     log.write(json.dumps(entry) + "\n")
 
+    def arrived(self, method: str, path: str) -> None:
+        with self._lock:
+            self.received.append(f"{method} {path}")
+
     def chat_requests(self) -> list[dict]:
         with self._lock:
             return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def limits(self, model: str) -> ModelLimits | None:
+        """The model's limits: its declared window (`windows`), else the project's table's, else None."""
+        if model in self.windows:
+            return ModelLimits(self.windows[model], self.windows[model])
+        return limits(model)
 
 
 def _rough_tokens(text: str) -> int:
@@ -177,20 +200,42 @@ def check_anthropic(body: dict, headers, key: str | None) -> None:
         raise RequestRefused(400, "max_tokens: Field required")
 
 
-def check_window(body: dict) -> None:
-    """Raise RequestRefused (400 context_length_exceeded) when a chat request is over its model's window:
-    the request alone over the input limit, or with its answer budget over the window (tiktoken's count)."""
-    known = limits(str(body.get("model") or ""))
+def prompt_tokens(body: dict) -> int:
+    """A request's input as its window counts it (tiktoken's count): the messages, the system prompt (apart
+    in Anthropic's requests) and the tool definitions."""
+    model, messages, system = str(body.get("model") or ""), list(body.get("messages") or []), body.get("system")
+    if system:
+        messages = [{"role": "system", "content": system if isinstance(system, str) else json.dumps(system)}, *messages]
+    tools = count_tokens(json.dumps(body["tools"]), model) if body.get("tools") else 0
+    return count_message_tokens(messages, model) + tools
+
+
+def check_window(body: dict, known: ModelLimits | None, anthropic: bool, dialect: str = "openai") -> None:
+    """Raise RequestRefused (400) when a request is over its model's window — alone over the input limit, or
+    with its answer budget over the window — in the words of the provider: OpenAI's `context_length_exceeded`,
+    vLLM's "maximum context length" with no code, Anthropic's "prompt is too long"."""
     if not known:
         return
-    prompt = count_message_tokens(body.get("messages") or [], str(body["model"]))
-    budget = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-    if prompt > (known.max_input or known.window) or prompt + budget > known.window:
+    prompt = prompt_tokens(body)
+    budget = body.get("max_tokens") if anthropic else body.get("max_completion_tokens") or body.get("max_tokens")
+    budget = budget or 0
+    if anthropic:
+        if prompt > known.window:
+            raise RequestRefused(400, f"prompt is too long: {prompt} tokens > {known.window} maximum")
+        if prompt + budget > known.window:
+            message = (
+                f"input length and `max_tokens` exceed context limit: {prompt} + {budget} > {known.window}, "
+                "decrease input length or `max_tokens` and try again"
+            )
+            raise RequestRefused(400, message)
+    elif prompt > (known.max_input or known.window) or prompt + budget > known.window:
         message = (
             f"This model's maximum context length is {known.window} tokens. However, you requested "
-            f"{prompt + budget} tokens ({prompt} in the messages, {budget} in the completion)."
+            f"{prompt + budget} tokens ({prompt} in the messages, {budget} in the completion). Please reduce the "
+            "length of the messages or completion."
         )
-        raise RequestRefused(400, message, "messages", "context_length_exceeded")
+        code = None if dialect == "vllm" else "context_length_exceeded"
+        raise RequestRefused(400, message, None if dialect == "vllm" else "messages", code)
 
 
 def answer_for(reply: Reply, body: dict, anthropic: bool) -> wire.Answer:
@@ -224,13 +269,33 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
+        self.llm.arrived("GET", self.path)
+        bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        auth = bearer or self.headers.get("x-api-key")
+        if not auth or (self.llm.api_key and auth != self.llm.api_key):
+            send_json(self, 401, wire.openai_error(401, "Incorrect API key provided."))
+        elif self.path.split("?")[0].rstrip("/").endswith("/models"):
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in self.llm.models]
             send_json(self, 200, {"object": "list", "data": data})
+        elif "/models/" in self.path:  # one model: as the list has it, or OpenAI's 404
+            model = self.path.split("?")[0].rsplit("/models/", 1)[1]
+            if model in self.llm.models:
+                send_json(self, 200, {"id": model, "object": "model", "created": 0, "owned_by": "scripted"})
+            else:
+                message = f"The model `{model}` does not exist or you do not have access to it."
+                send_json(self, 404, wire.openai_error(404, message, "model", "model_not_found"))
         else:
             send_json(self, 404, wire.openai_error(404, f"Invalid URL (GET {self.path})", code="unknown_url"))
 
+    def _unknown(self) -> None:
+        self.llm.arrived(self.command, self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        send_json(self, 404, wire.openai_error(404, f"Invalid URL ({self.command} {self.path})", code="unknown_url"))
+
+    do_PUT = do_DELETE = do_PATCH = _unknown
+
     def do_POST(self) -> None:
+        self.llm.arrived("POST", self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         path = self.path.split("?")[0].rstrip("/")
@@ -246,8 +311,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
                     raise RequestRefused(404, f"model: {model}")
                 message = f"The model `{model}` does not exist or you do not have access to it."
                 raise RequestRefused(404, message, "model", "model_not_found")
-            if not anthropic:
-                check_window(body)
+            check_window(body, self.llm.limits(model), anthropic, self.llm.dialect)
             reply = self.llm.script(body)
         except RequestRefused as refused:
             return self._error(anthropic, refused.status, refused.message, refused.param, refused.code)
@@ -279,6 +343,8 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
     def _error(self, anthropic: bool, status: int, message: str, param=None, code=None, retry_after=None) -> None:
         if anthropic:
             payload = wire.anthropic_error(status, message)
+        elif self.llm.dialect == "vllm":
+            payload = wire.vllm_error(status, message, param)
         else:
             payload = wire.openai_error(status, message, param, code)
         send_json(self, status, payload, wire.retry_headers(retry_after, anthropic))
@@ -290,10 +356,13 @@ def tool_names(request: dict) -> set[str]:
 
 def patch_as_tool_calls(patch: str, request: dict) -> list[ToolCall]:
     """The edits of a unified diff as the tool calls a model that knows the answer would send, with
-    the edit tool the agent offers: Cline's `editor` (old_text → new_text per hunk) or, for models
-    that Cline gives `apply_patch` instead, one call in that grammar."""
+    the edit tool the agent offers: Cline's `editor` (old_text → new_text per hunk), or, for models that
+    Cline gives `apply_patch` instead, one call in that grammar, or else one `git apply` in its shell."""
     from unidiff import PatchSet
 
+    if not {"editor", "apply_patch"} & tool_names(request):  # Claude Code's Bash, mini-swe-agent's bash
+        shell = "bash" if "bash" in tool_names(request) else "Bash"
+        return [ToolCall(shell, {"command": f"git apply <<'PATCH'\n{patch}PATCH"})]
     files = [f for f in PatchSet(patch) if not f.is_removed_file]
     if "editor" not in tool_names(request) and "apply_patch" in tool_names(request):
         lines = ["*** Begin Patch"]

@@ -55,6 +55,24 @@ def openai_error(status: int, message: str, param: str | None = None, code: str 
     return {"error": {"message": message, "type": kind, "param": param, "code": code or default_code}}
 
 
+VLLM_ERRORS = {400: "BadRequestError", 404: "NotFoundError", 500: "InternalServerError", 503: "ServiceUnavailable"}
+
+
+def vllm_error(status: int, message: str, param: str | None = None) -> dict:
+    """vLLM's OpenAI-compatible error: the HTTP status as its `code` (never a string code such as OpenAI's
+    `context_length_exceeded`); its API-key check answers a bare `{"error": "Unauthorized"}`."""
+    if status == 401:
+        return {"error": "Unauthorized"}
+    return {
+        "error": {
+            "message": message,
+            "type": VLLM_ERRORS.get(status, "BadRequestError"),
+            "param": param,
+            "code": status,
+        }
+    }
+
+
 def anthropic_error(status: int, message: str) -> dict:
     return {"type": "error", "error": {"type": ANTHROPIC_ERRORS.get(status, "api_error"), "message": message}}
 

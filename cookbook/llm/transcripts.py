@@ -21,6 +21,8 @@ import json
 from collections import deque
 from pathlib import Path
 
+from cookbook.credentials import scrub
+
 SHARED_FIELDS = ("tools", "system")  # large fields an agent sends unchanged with every request
 
 
@@ -47,7 +49,7 @@ class TranscriptWriter:
         if isinstance(request, dict) and isinstance(request.get("messages"), list):
             entry = {**entry, "request": self._compact(request)}
         with open(self.path, "a") as transcript:
-            transcript.write(json.dumps(entry) + "\n")
+            transcript.write(scrub(json.dumps(entry)) + "\n")  # a key that reached a request stops here
         self.count += 1
 
     def _compact(self, request: dict) -> dict:

@@ -5,8 +5,9 @@ grown from the same loop-0 agent runs, with paired statistics on the same test i
 
 Each variant (an optimizer mode and a selection policy) is a run of its own, `<run>-cmp-<mode>-<policy>`,
 made by executing the notebook headless with the base run's configuration but that mode, that policy,
-`loops` loops and Phoenix off — the same loop, never a second copy of it. Every variant's `agent_runs/`
-is a link to the base run's, so a ruleset any of them (or the base run) already ran is never run again:
+`loops` loops and Phoenix off — the same loop, never a second copy of it. Every variant keeps its agent
+runs where the base run does (`agent_runs_dir`), found by what made them, so a ruleset any of them (or the
+base run) already ran is never run again:
 
 - loop 0 runs the empty ruleset for every variant: the base run's stored agent runs, the cached judge
   replies — no new agent run, no new judge call;
@@ -30,15 +31,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
+from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from cookbook.files import atomic_write_text
 from cookbook.loop.config import LoopConfig
 from cookbook.loop.rules import select_best
 from cookbook.loop.run import load_results, run_paths, saved_config
 from cookbook.notebook import execute_notebook
+from cookbook.paths import cookbook_dir
 from cookbook.seams import ConfigurationError
 from cookbook.stats import accuracy, compare
 
@@ -64,8 +67,15 @@ def variant_config(base: LoopConfig, mode: str, selection: str, loops: int) -> L
     return LoopConfig.parse(base.model_dump() | update)
 
 
+def check_compare_loops(loops: int) -> None:
+    """ConfigurationError unless a comparison of `loops` loops can run (loop 1 runs the first learned ruleset)."""
+    if loops < 2:
+        raise ConfigurationError(f"compare: loops = {loops}: at least 2 (loop 1 runs the first learned ruleset)")
+
+
 def comparison_cost(run_name: str, loops: int = 3, modes=MODES, selections=SELECTIONS) -> str:
     """The comparison's cost bound: new rulesets, agent runs, and tokens and dollars at loop 0's rate."""
+    check_compare_loops(loops)  # never estimate a comparison that would be refused
     results_dir, _ = run_paths(run_name)
     base = base_config(run_name)
     row = json.loads((results_dir / "loop_0.json").read_text())
@@ -90,13 +100,9 @@ def run_variant(base: LoopConfig, mode: str, selection: str, loops: int) -> int:
     """Run one variant (the notebook, headless) on the base run's stored agent runs; return how many agent
     runs it added."""
     config = variant_config(base, mode, selection, loops)
-    base_dir, _ = run_paths(base.run_name)
     variant_dir, _ = run_paths(config.run_name)
     variant_dir.mkdir(parents=True, exist_ok=True)
-    link, shared = variant_dir / "agent_runs", base_dir / "agent_runs"
-    shared.mkdir(exist_ok=True)
-    if not link.exists():
-        os.symlink(shared.resolve(), link, target_is_directory=True)
+    shared = Path(config.agent_runs_dir) if config.agent_runs_dir else cookbook_dir() / "agent_runs"
     before = _agent_runs(shared)
     parameters = {**config.to_parameters(), "STOP_PHOENIX_AT_END": False, "COMPARE": False}
     execute_notebook(parameters, variant_dir / "notebook.ipynb", log_output=False)
@@ -138,8 +144,7 @@ def compare_optimizers(
     """Run every variant (mode × selection policy) from run `run_name`'s loop 0 and tabulate them (see the
     module); the table is also written to `act_results/<run_name>/comparison.csv`."""
     base = base_config(run_name)
-    if loops < 2:
-        raise ConfigurationError("compare: loops must be at least 2 (loop 1 runs the first learned ruleset)")
+    check_compare_loops(loops)
     print(comparison_cost(run_name, loops, modes, selections))
     rows, reference = [], None
     variants = list(itertools.product(modes, selections))
@@ -149,5 +154,5 @@ def compare_optimizers(
         reference = best_test if reference is None else reference
         rows.append(row | {"new_agent_runs": added})
     table = pd.DataFrame(rows)
-    table.to_csv(run_paths(run_name)[0] / "comparison.csv", index=False)
+    atomic_write_text(run_paths(run_name)[0] / "comparison.csv", table.to_csv(index=False))
     return table

@@ -3,6 +3,12 @@
 The notebook's parameters cell holds the same settings as upper-case variables (`TRAIN_SIZE` for
 `train_size`); `from_parameters` / `to_parameters` map between the two, so the CLI can run the notebook
 with a configuration and the notebook can build one from its cell.
+
+A run's identity is what changes its results: the data and the split, the sizes and the seed, the agent,
+the models and endpoints, the ruleset options, the harness and the limits of an agent run. The
+`OPERATIONAL` settings — how many loops, how many at once, Phoenix, rate limits, the circuit breaker,
+budgets, early stopping, where the mirrors and the agent runs are kept — change how a run goes, not what
+it finds: they may change when a run is continued, and each loop records the ones it ran with.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cookbook.agents import AGENTS
 from cookbook.llm.endpoints import ROLES, default_model
+from cookbook.llm.models import DEMO_MODEL
 from cookbook.seams import ConfigurationError
 
 BASELINE_PROMPT = (
@@ -25,23 +33,46 @@ BASELINE_PROMPT = (
 )
 
 
+OPERATIONAL = (
+    "loops",
+    "workers",
+    "phoenix",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "max_error_share",
+    "budget_usd",
+    "budget_tokens",
+    "patience",
+    "repos_dir",
+    "agent_runs_dir",
+    "transfer_agents",
+)
+MODEL_FIELDS = tuple(f"{role}_model" for role in ROLES)
+
+
 class LoopConfig(BaseModel):
-    """Everything that defines an optimization run."""
+    """Everything that defines an optimization run (its identity), and how it is run (`OPERATIONAL`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     run_name: str = Field("", description="names the run directory and Phoenix datasets (default: from the settings)")
-    dataset: str = Field("bundled", description="'bundled', a HF name (SWE-bench/SWE-bench_Lite) or a file")
+    dataset: str = Field(
+        "bundled",
+        description="'bundled', a HF name (SWE-bench/SWE-bench_Lite), a file, or mine:PATH (tasks mined from the "
+        "history of the repository at PATH; mine:PATH?since=YYYY-MM-DD&until=YYYY-MM-DD&max=N)",
+    )
     dataset_split: str = Field("test", description="split of the dataset to load (SWE-bench Lite: test or dev)")
     train_size: int = Field(150, ge=1, description="training instances, validation included (the cookbook: 150)")
     test_size: int = Field(150, ge=0, description="test instances (the cookbook: 150)")
     seed: int = Field(40, description="seed of the split (the cookbook: 40)")
-    split_strategy: Literal["random", "by_repo", "by_date"] = "random"
+    split_strategy: Literal["random", "by_repo", "by_date"] | None = Field(
+        None, description="None: by_date (train older, test newer) for mined tasks, else random (the cookbook's)"
+    )
     loops: int = Field(5, ge=1, description="optimization loops")
     workers: int | None = Field(
         None, ge=1, description="agent runs at once; None: as many as memory and cores hold (cookbook.machine)"
     )
-    agent: Literal["cline", "cline-modal", "claude-code"] = "cline"
+    agent: Literal[AGENTS] = Field("cline", description="the coding agent (cookbook.agents.AGENT_CLASSES)")
     agent_model: str | None = Field(None, description="the agent's model; None: $AGENT_MODEL, else gpt-4.1")
     judge_model: str | None = Field(None, description="the LLM judge's model; None: $JUDGE_MODEL, else gpt-5")
     optimizer_model: str | None = Field(None, description="the meta-prompt model; None: $OPTIMIZER_MODEL, else gpt-5")
@@ -77,6 +108,11 @@ class LoopConfig(BaseModel):
         None, description="local (no Docker), docker or modal; None: follow the data (docker for rows that name images)"
     )
     repos_dir: str | None = Field(None, description="folder of <owner>__<name>.git mirrors")
+    agent_runs_dir: str | None = Field(
+        None,
+        description="where finished agent runs are kept, shared by every run: the same inputs are never paid for "
+        "twice (None: <cookbook dir>/agent_runs)",
+    )
     timeout_s: float = Field(900, gt=0, description="seconds per agent run before its process group is killed")
     max_requests: int = Field(60, ge=1, description="LLM calls per agent run")
     attempts: int = Field(1, ge=1, description="agent runs per instance")
@@ -90,6 +126,11 @@ class LoopConfig(BaseModel):
         0.2, ge=0, le=1, description="stop a loop when more of a split's runs end in infrastructure errors"
     )
     phoenix: bool = Field(True, description="log datasets and experiments to Phoenix")
+    transfer_agents: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="after the loops, other agents that run the chosen ruleset and the empty one on test, each pair "
+        "with its paired test: agent=model,agent (no model: the run's agent model)",
+    )
     baseline_prompt: str = BASELINE_PROMPT
 
     @field_validator("context_size_k")
@@ -102,6 +143,19 @@ class LoopConfig(BaseModel):
             )
         return value
 
+    @field_validator("transfer_agents", mode="before")
+    @classmethod
+    def _transfer_agents(cls, value):
+        """`claude-code=claude-sonnet-4-5,mini-swe-agent` (the CLI's), a list of names, or {name: model}."""
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list | tuple):
+            value = dict((item.split("=", 1) + [None])[:2] for item in value)
+        for name in value or {}:
+            if name not in AGENTS:
+                raise ValueError(f"unknown agent {name!r}; the agents: {', '.join(AGENTS)}")
+        return value
+
     @model_validator(mode="after")
     def _models_from_the_environment(self) -> LoopConfig:
         """A model left None is the role's environment variable's, else the cookbook's, fixed here so that
@@ -109,6 +163,16 @@ class LoopConfig(BaseModel):
         for role in ROLES:
             if getattr(self, f"{role}_model") is None:
                 setattr(self, f"{role}_model", default_model(role))
+        return self
+
+    @model_validator(mode="after")
+    def _split_for_the_data(self) -> LoopConfig:
+        """Tasks mined from a repository's history are split by date unless told otherwise: rules learned on
+        its past are tested on its later changes. Fixed here, so config.json records the split used."""
+        if self.split_strategy is None:
+            from cookbook.mining import is_mined
+
+            self.split_strategy = "by_date" if is_mined(self.dataset) else "random"
         return self
 
     @model_validator(mode="before")
@@ -143,28 +207,43 @@ class LoopConfig(BaseModel):
     @classmethod
     def from_parameters(cls, parameters: dict, offline: bool = False) -> LoopConfig:
         """A configuration from the notebook's upper-case parameters (other names are not settings); a
-        RUN_NAME of None names the run after the configuration (see `default_run_name`)."""
+        RUN_NAME of None names the run after the configuration (see `default_run_name`), and any other None
+        of a setting that has a default (BASELINE_PROMPT) is that default."""
         values = {name: parameters[name.upper()] for name in cls.model_fields if name.upper() in parameters}
-        if values.get("run_name") is None:
-            values.pop("run_name", None)
+        values = {k: v for k, v in values.items() if v is not None or cls.model_fields[k].default is None}
         return cls.parse(values).named(offline)
 
     def named(self, offline: bool = False) -> LoopConfig:
-        """This configuration, its run named after it (`default_run_name`) when it names none."""
-        return self if self.run_name else self.model_copy(update={"run_name": self.default_run_name(offline)})
+        """This configuration as it runs: in offline demo mode its models are the ones that answer (the
+        demo's `demo-model`, whatever was asked for), and its run is named after it (`default_run_name`)
+        when it names none."""
+        config = self.model_copy(update=dict.fromkeys(MODEL_FIELDS, DEMO_MODEL)) if offline else self
+        return config if config.run_name else config.model_copy(update={"run_name": config.default_run_name(offline)})
+
+    @property
+    def offline_demo(self) -> bool:
+        """Whether the offline demo's scripted models play every role."""
+        return all(getattr(self, field) == DEMO_MODEL for field in MODEL_FIELDS)
+
+    def identity(self) -> dict:
+        """The settings that change a run's results: all but its name and the `OPERATIONAL` ones."""
+        return self.model_dump(exclude={"run_name", *OPERATIONAL})
+
+    def operational(self) -> dict:
+        """The settings that change how a run goes, not its results (`OPERATIONAL`)."""
+        return {name: getattr(self, name) for name in OPERATIONAL}
 
     def default_run_name(self, offline: bool = False) -> str:
-        """`<dataset>-<agent model>-<hash of the settings>` (prefixed `offline-` in offline demo mode): the
-        same configuration finds its run again, and another one never silently reuses it."""
-        settings = self.model_dump(exclude={"run_name", "loops"})
-        digest = hashlib.sha256(json.dumps([settings, offline], sort_keys=True).encode()).hexdigest()[:8]
+        """`<dataset>-<agent model>-<hash of its identity>` (prefixed `offline-` in offline demo mode): the same
+        settings find their run again whatever the operational ones, and other settings never reuse it."""
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
         dataset = self.dataset.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
         name = f"{'offline-' if offline else ''}{dataset}-{self.agent_model}-{digest}"
         return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
     def differences(self, other: LoopConfig) -> list[str]:
-        """`field: this → other` for every setting (but `loops`) that differs."""
-        mine, theirs = self.model_dump(exclude={"loops"}), other.model_dump(exclude={"loops"})
+        """`field: this → other` for every setting of the run's identity that differs (operational ones may)."""
+        mine, theirs = self.identity(), other.identity()
         return [f"{k}: {mine[k]!r} → {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
 
     def to_parameters(self) -> dict:

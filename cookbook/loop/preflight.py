@@ -1,5 +1,7 @@
 """The preflight: everything that can be checked in seconds is checked before the first agent starts, so a
-wrong key, a missing model, an unreachable repository or a stopped engine costs nothing.
+wrong key, a missing model, an unreachable repository or a stopped engine costs nothing. The checks that
+need no request come first (the agent, the repositories and mirrors, the engine, the rows' fields), then
+one tiny request per model: a missing mirror is named before any model is asked anything.
 
 Each check prints one line; the first that fails raises PreflightError with one message naming what to fix.
 """
@@ -14,7 +16,7 @@ from cookbook.harnesses import choose_harness, get_harness
 from cookbook.llm.endpoints import RoleEndpoints
 from cookbook.llm.ping import ping
 from cookbook.loop.run import OptimizationRun
-from cookbook.machine import choose_workers, memory_fit
+from cookbook.machine import choose_workers, footprint, memory_fit
 from cookbook.seams import CookbookError
 from cookbook.testbeds import make_testbed
 
@@ -24,8 +26,8 @@ class PreflightError(CookbookError):
 
 
 def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int | None) -> int:
-    """Check the run can go: each role's model answers, the agent is installed, every instance's repository
-    and base commit (or image) is reachable, and the harness can score them. Returns the number of agent
+    """Check the run can go: the agent is installed, every instance's repository and base commit (or image)
+    is reachable, the harness can score them — and then each role's model answers. Returns the number of agent
     runs at once: `workers`, or (None) what this machine's memory and cores hold (`cookbook.machine`); a
     `workers` larger than memory holds is kept, with a warning."""
     config = run.config
@@ -38,6 +40,13 @@ def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int | Non
             raise PreflightError(f"preflight: {what}: {e}") from None
         print(f"preflight: {what}: ok ({time.monotonic() - start:.1f} s)")
 
+    agent = make_agent(config.agent, endpoints.agent.model)
+    check(f"{config.agent} is installed", lambda: agent.version)
+    instances = [row for df in run.splits.values() for row in df.to_dict("records")]
+    harness = get_harness(choose_harness(config.harness, instances), repos_dir=config.repos_dir)
+    testbed = make_testbed(harness.name, agent, config.repos_dir)
+    check(f"the {testbed.name} testbed can prepare {len(instances)} instances", lambda: testbed.check(instances))
+    check(f"the {harness.name} harness can score them", lambda: harness.check(instances))
     seen = set()
     for role, endpoint in (("agent", endpoints.agent), ("judge", endpoints.judge), ("optimizer", endpoints.optimizer)):
         if (endpoint.base_url, endpoint.model, endpoint.api) in seen:
@@ -48,15 +57,12 @@ def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int | Non
         if failure:
             raise PreflightError(f"preflight: {failure.message}. {_fix(role, failure.kind)}")
         print(f"preflight: the {role}'s model {endpoint.model} answers ({time.monotonic() - start:.1f} s)")
-    agent = make_agent(config.agent, endpoints.agent.model)
-    check(f"{config.agent} is installed", lambda: agent.version)
-    instances = [row for df in run.splits.values() for row in df.to_dict("records")]
-    harness = get_harness(choose_harness(config.harness, instances), repos_dir=config.repos_dir)
-    testbed = make_testbed(harness.name, agent, config.repos_dir)
-    check(f"the {testbed.name} testbed can prepare {len(instances)} instances", lambda: testbed.check(instances))
-    check(f"the {harness.name} harness can score them", lambda: harness.check(instances))
-    workers = choose_workers(workers)
-    print(f"preflight: {workers} agent runs at once (memory holds ~{memory_fit() or '?'}, {os.cpu_count()} cores)")
+    workers, held = choose_workers(workers, harness.name), footprint(harness.name)
+    print(
+        f"preflight: {workers} agent runs at once (a {harness.name} run holds ~{held.gb:.1f} GB, {held.per_core} "
+        f"per core; memory holds ~{memory_fit(harness.name) or '?'}, {os.cpu_count()} cores)"
+    )
+    run.workers = workers  # recorded with each loop's operational settings
     return workers
 
 

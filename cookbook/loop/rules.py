@@ -2,7 +2,10 @@
 
 A *stop rule* looks at the history of finished loops (one row per loop: accuracies, tokens, costs) and
 returns a reason to stop before the next loop, or None. `AnyOf` stops at the first rule that does.
-`select_best` picks the loop whose ruleset is best, on validation when there is one, never on test.
+"Best" is defined once (`best_loop`): the highest accuracy (`cookbook.stats.accuracy`: the share of scored
+runs that pass) on validation when there is one, else train, never test; ties go to the earlier loop, and a
+loop with no scored run is never best while another has one. `select_best` applies it to the history (the
+report, Phoenix's `best` tag, early stopping), the `Best` policy to the candidates: the same numbers.
 
 A *selection policy* picks the candidate the next ruleset grows from. A **candidate** is a ruleset some
 loop ran, with that loop's results: loop N runs candidate N (the ruleset learned in loop N-1; loop 0: the
@@ -29,7 +32,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from cookbook.stats import scored
+from cookbook.stats import accuracy, pass_rates
 
 
 def loop_tokens(row: dict) -> int:
@@ -50,15 +53,24 @@ def loop_cost_usd(row: dict) -> float:
     return known_sum(row.get(k) for k in COST_COLUMNS) or 0.0
 
 
+def best_loop(scores: dict[int, float]) -> int:
+    """The loop with the highest score; ties go to the earlier loop; a NaN score (no scored run) is never
+    best while another loop has a score, and when none has one, the latest loop is (nothing to choose on)."""
+    known = {loop: score for loop, score in scores.items() if not math.isnan(score)}
+    if not known:
+        return max(scores)
+    return min(known, key=lambda loop: (-known[loop], loop))
+
+
 def select_best(history: pd.DataFrame) -> int:
     """The loop whose ruleset is best on validation (on train when there is no validation split), never
-    on test; ties go to the earlier loop."""
+    on test (`best_loop` over the history's accuracies)."""
     column = (
         "validation_accuracy"
         if "validation_accuracy" in history and history["validation_accuracy"].notna().any()
         else "train_accuracy"
     )
-    return int(history.loc[history[column].idxmax(), "loop"])
+    return best_loop({int(loop): float(score) for loop, score in zip(history["loop"], history[column], strict=True)})
 
 
 def loops_without_improvement(history: pd.DataFrame) -> int:
@@ -151,13 +163,12 @@ class Candidate:
     def rates(self, split: str) -> pd.Series:
         """Pass rate per instance on `split` (scored runs only: infrastructure errors are left out)."""
         df = self.results.get(split)
-        if df is None or not len(df):
-            return pd.Series(dtype=float)
-        return scored(df).groupby("instance_id")["pass_or_fail"].apply(lambda s: float((s == "pass").mean()))
+        return pass_rates(df) if df is not None and len(df) else pd.Series(dtype=float)
 
     def accuracy(self, split: str) -> float:
-        rates = self.rates(split)
-        return float(rates.mean()) if len(rates) else float("nan")
+        """Its accuracy on `split` as the history records it (`cookbook.stats.accuracy`); NaN: nothing scored."""
+        df = self.results.get(split)
+        return accuracy(df) if df is not None else math.nan
 
 
 def selection_split(candidates: list[Candidate]) -> str:
@@ -221,9 +232,7 @@ class Best:
 
     def __call__(self, candidates: list[Candidate], loop: int) -> Choice:
         on = selection_split(candidates)
-        scored = [c for c in candidates if not math.isnan(c.accuracy(on))] or candidates  # NaN: no scored runs
-        best = max(scored, key=lambda c: (c.accuracy(on), -c.loop))
-        return _choice(self.name, candidates, loop, best.loop)
+        return _choice(self.name, candidates, loop, best_loop({c.loop: c.accuracy(on) for c in candidates}))
 
 
 def pareto_front(candidates: list[Candidate], split: str) -> dict[int, int]:

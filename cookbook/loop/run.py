@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from cookbook.circuit_breaker import CircuitBreaker
 from cookbook.data import load_instances, split_instances
 from cookbook.files import atomic_write_text
 from cookbook.loop.config import LoopConfig
@@ -32,6 +31,7 @@ from cookbook.loop.rules import (
     make_selection,
     select_best,
 )
+from cookbook.mining import dataset_file
 from cookbook.paths import PROJECT_DIR
 from cookbook.rulesets import find_leaks, parse_rules, render_rules, ruleset_tokens
 from cookbook.seams import ConfigurationError, Endpoint
@@ -51,6 +51,31 @@ def saved_config(run_name: str, results_root: Path | None = None) -> LoopConfig 
     """The configuration a run was made with (its `config.json`), or None when there is no such run."""
     config_file = run_paths(run_name, results_root)[0] / "config.json"
     return LoopConfig.model_validate_json(config_file.read_text()) if config_file.exists() else None
+
+
+def check_continuation(saved: LoopConfig, config: LoopConfig) -> None:
+    """Raise ConfigurationError (before anything is sent or written) unless `config` may continue the run
+    saved as `saved`: the same identity, and models that can answer as they did — a run made with real
+    models is never continued by the offline demo's scripted ones (no key set), nor the other way round."""
+    name = config.run_name
+    if not saved.offline_demo and config.offline_demo:
+        models = ", ".join(f"{role} {getattr(saved, f'{role}_model')}" for role in ("agent", "judge", "optimizer"))
+        raise ConfigurationError(
+            f"Run {name!r} was made with real models ({models}) and no provider key is set now, so only the "
+            "offline demo's scripted models could answer: set OPENAI_API_KEY (or ANTHROPIC_API_KEY, or the roles' "
+            "AGENT_API_KEY, JUDGE_API_KEY, OPTIMIZER_API_KEY) and continue it again; nothing was sent."
+        )
+    if saved.offline_demo and not config.offline_demo:
+        raise ConfigurationError(
+            f"Run {name!r} was made in offline demo mode (scripted models) and a provider variable is set now: "
+            "unset OPENAI_API_KEY / ANTHROPIC_API_KEY / the roles' variables to continue it, or start another run."
+        )
+    if differences := saved.differences(config):
+        raise ConfigurationError(
+            f"Run {name!r} exists with another configuration ({'; '.join(differences)}). Choose another RUN_NAME "
+            "(None names the run after its configuration), or continue it with its own (operational settings "
+            f"such as --loops, --workers or --phoenix may change): python -m cookbook run --run-name {name} --resume"
+        )
 
 
 def ruleset_file_text(ruleset: str, row: dict, loop: int) -> str:
@@ -88,20 +113,18 @@ def read_ruleset_file(path: Path) -> tuple[float, float, str]:
 class OptimizationRun:
     """A run's configuration, split, directories and history. Making one checks the configuration against
     the dataset and against an existing run of the same name, and writes nothing; `begin()` writes the
-    run's files. A run that exists continues only under the same configuration (`loops` may change)."""
+    run's files. A run that exists continues only with the same identity (`LoopConfig.identity`): its
+    operational settings (loops, workers, Phoenix, limits, budgets …) may change, and each loop records
+    the ones it ran with."""
 
     def __init__(self, config: LoopConfig, results_root: Path | None = None, rulesets_root: Path | None = None):
         self.dir, self.rulesets_dir = run_paths(config.run_name, results_root, rulesets_root)
         saved = saved_config(config.run_name, results_root)
         if saved is not None:
-            if differences := saved.differences(config):
-                raise ConfigurationError(
-                    f"Run {config.run_name!r} exists with another configuration ({'; '.join(differences)}). "
-                    "Choose another RUN_NAME (None names the run after its configuration), or continue it "
-                    f"with its own: python -m cookbook run --run-name {config.run_name} --resume"
-                )
+            check_continuation(saved, config)
         self.config = c = config
-        instances = load_instances(c.dataset, c.dataset_split)
+        self.workers: int | None = None  # the agent runs at once this session (the preflight chooses)
+        instances = load_instances(dataset_file(c.dataset), c.dataset_split)  # mine:PATH is mined first
         try:
             train, test = split_instances(instances, c.train_size, c.test_size, c.seed, c.split_strategy)
         except ValueError as e:
@@ -150,7 +173,7 @@ class OptimizationRun:
             timeout=c.timeout_s,
             attempts=c.attempts,
             max_requests=c.max_requests,
-            runs_dir=self.dir / "agent_runs",
+            runs_dir=c.agent_runs_dir,  # None: run_act's, <cookbook dir>/agent_runs, shared by every run
             requests_per_minute=c.requests_per_minute,
             tokens_per_minute=c.tokens_per_minute,
             max_error_share=c.max_error_share,
@@ -216,17 +239,6 @@ class OptimizationRun:
             atomic_write_text(self.dir / f"{name}_per_instance_{loop}.csv", per_instance(df).to_csv(index=False))
         return saved
 
-    def check_errors(self, **results: pd.DataFrame | None) -> None:
-        """The circuit breaker over whole splits: raise InfrastructureFailure when more than `max_error_share`
-        of a split's runs ended in infrastructure errors (run_act trips it as rows arrive, when given
-        `max_error_share`)."""
-        present = {split: df for split, df in results.items() if df is not None and len(df)}
-        breaker = CircuitBreaker(self.config.max_error_share, {split: len(df) for split, df in present.items()})
-        for split, df in present.items():
-            for row in df.to_dict("records"):
-                breaker.record(split, row)
-            breaker.check(split)
-
     def save_phoenix(self, loop: int, experiments: dict) -> None:
         atomic_write_text(self.dir / f"phoenix_{loop}.json", json.dumps(experiments, indent=1, default=str))
 
@@ -238,11 +250,13 @@ class OptimizationRun:
         if optimizer.mode == "delta":
             optimizer.save_rules(self.dir / f"rules_{loop}.json")
         train = results["train"].drop_duplicates("instance_id")
-        leaks = find_leaks(new_ruleset, train.merge(self.splits["train"][["instance_id", "repo"]], on="instance_id"))
+        known = [c for c in ("instance_id", "repo", "FAIL_TO_PASS", "mined_from") if c in self.splits["train"]]
+        leaks = find_leaks(new_ruleset, train.merge(self.splits["train"][known], on="instance_id"))
         atomic_write_text(self.dir / f"leaks_{loop}.csv", leaks.to_csv(index=False))
         row = self._history_row(loop, ruleset, results, calls, leaks) | self._selection_row(
             loop, ruleset, new_ruleset, results
         )
+        row["operational"] = json.dumps(self.config.operational() | {"workers": self.workers or self.config.workers})
         atomic_write_text(self.dir / f"loop_{loop}.json", json.dumps(row, indent=1))
         text = ruleset_file_text(new_ruleset, row, loop)
         atomic_write_text(self.rulesets_dir / f"ruleset_{loop}.txt", text)

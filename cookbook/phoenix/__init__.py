@@ -15,8 +15,22 @@ from __future__ import annotations
 
 import httpx
 
+from cookbook.credentials import scrub_bytes
 
-def rest(url: str, api_key: str | None = None, timeout: float = 60) -> httpx.Client:
-    """An HTTP client for Phoenix's REST API at `url` (with its API key, if any)."""
+
+class _Scrubbing(httpx.HTTPTransport):
+    """Sends every request body without provider keys (masks of the same length keep any format valid,
+    protobuf included): nothing the project logs to Phoenix carries a key."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        clean = scrub_bytes(body)
+        if clean != body:
+            request = httpx.Request(request.method, request.url, headers=request.headers, content=clean)
+        return super().handle_request(request)
+
+
+def rest(url: str, api_key: str | None = None, timeout: float | httpx.Timeout = 60) -> httpx.Client:
+    """An HTTP client for Phoenix's REST API at `url` (with its API key, if any); what it sends is scrubbed."""
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-    return httpx.Client(base_url=url.rstrip("/") + "/", headers=headers, timeout=timeout)
+    return httpx.Client(base_url=url.rstrip("/") + "/", headers=headers, timeout=timeout, transport=_Scrubbing())

@@ -6,7 +6,9 @@ scores that ruleset earned on each split (accuracy over scored rows with its Wil
 infrastructure errors beside it), by the verdict of `select_best` at that moment, and by the selection
 policy's choice in that loop (the candidate the next ruleset grows from, and every candidate's score).
 The tag `best` follows the loop `select_best` picks. Phoenix's versions page then shows how the ruleset
-changed, loop by loop.
+changed, loop by loop. The ruleset the last loop learned — the one the run hands over — is a version too,
+tagged `learned`, described as not yet scored (no loop has run it); if the run goes on, the loop that runs
+it logs it again, with its scores.
 
 A version is found again by its loop and the digest of its text, so logging a loop twice adds nothing.
 """
@@ -77,6 +79,7 @@ class RulesetVersion:
     verdict: str
     ruleset_sha: str = ""
     selection: dict = field(default_factory=dict)  # the policy's choice in this loop (Choice.as_dict())
+    learned: bool = False  # the ruleset learned by the loop before `loop`, which no loop has run: no scores
 
     @property
     def text(self) -> str:
@@ -87,6 +90,8 @@ class RulesetVersion:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
     def description(self) -> str:
+        if self.learned:
+            return f"learned in loop {self.loop - 1}, not yet scored (no loop has run it): {self.verdict}."
         held_out_first = sorted(self.scores.items(), key=lambda item: SPLIT_ORDER.index(item[0]))
         scores = "; ".join(f"{split} {score.text()}" for split, score in held_out_first)
         empty = "" if self.ruleset.strip() else " (the empty ruleset)"
@@ -103,6 +108,7 @@ class RulesetVersion:
             "best_loop": self.best_loop,
             "chosen_on": self.chosen_on,
             "selection": self.selection,
+            "learned": self.learned,
         }
 
     def body(self) -> dict:
@@ -143,11 +149,14 @@ def list_versions(http: httpx.Client, name: str) -> list[dict]:
             return found
 
 
-def find_version(versions: list[dict], loop: int, digest: str | None = None, sha: str | None = None) -> dict | None:
-    """The newest version of `loop` (with that text digest / ruleset sha, when given)."""
+def find_version(
+    versions: list[dict], loop: int, digest: str | None = None, sha: str | None = None, learned: bool = False
+) -> dict | None:
+    """The newest version of `loop` (with that text digest / ruleset sha, when given): one the loop ran and
+    scored, or (`learned`) the learned one it would run."""
     for version in versions:
         meta = version.get("metadata") or {}
-        if meta.get("loop") != loop:
+        if meta.get("loop") != loop or bool(meta.get("learned")) != learned:
             continue
         if (digest and meta.get("text_digest") != digest) or (sha and meta.get("ruleset_sha") not in ("", sha)):
             continue
@@ -163,16 +172,19 @@ def tag(http: httpx.Client, version_id: str, name: str, description: str) -> Non
 
 def log_version(http: httpx.Client, version: RulesetVersion) -> tuple[dict, bool]:
     """The loop's version (created now unless it exists) and whether it is new; tags it `loop-<n>` and
-    moves `best` to the best loop's version."""
+    moves `best` to the best loop's version (a learned version: tags it `learned`)."""
     name = prompt_name(version.run_name)
     versions = list_versions(http, name)
-    existing = find_version(versions, version.loop, digest=version.digest)
+    existing = find_version(versions, version.loop, digest=version.digest, learned=version.learned)
     created = existing is None
     if created:
         reply = http.post("v1/prompts", json=version.body())
         reply.raise_for_status()
         existing = reply.json()["data"]
         versions = [existing, *versions]
+    if version.learned:
+        tag(http, existing["id"], "learned", f"learned in loop {version.loop - 1}: what the run hands over, unscored")
+        return existing, created
     tag(http, existing["id"], f"loop-{version.loop}", f"the ruleset loop {version.loop} ran")
     best = existing if version.best_loop == version.loop else find_version(versions, version.best_loop)
     if best is not None:
@@ -213,3 +225,12 @@ def linked_version(http: httpx.Client, url: str, meta: dict) -> dict | None:
         return None
     link = versions_url(url, prompt_id(http, name), version["id"])
     return {"id": version["id"], "prompt": name, "loop": version["metadata"]["loop"], "url": link}
+
+
+def tag_exported(http: httpx.Client, run_name: str, loop: int, description: str) -> dict | None:
+    """Tag `exported` the version of the run's Prompt that holds the ruleset loop `loop` ran (the tag moves
+    there from an earlier export); None when the Prompt has no such version (the run logged no Phoenix)."""
+    version = find_version(list_versions(http, prompt_name(run_name)), loop)
+    if version is not None:
+        tag(http, version["id"], "exported", description)
+    return version

@@ -133,6 +133,11 @@ def _log_evaluations(client, run_id: str, row: dict, evaluated: set) -> None:
             )
 
 
+def _judged(row: dict) -> bool:
+    """The judge has said something of this row (its `correctness`, logged as an LLM evaluation)."""
+    return bool(text(row.get("correctness")))
+
+
 def stored_trace_ids(http: httpx.Client, project: str) -> set[str]:
     """The ids of the traces Phoenix has stored in the project."""
     found, cursor = set(), None
@@ -164,14 +169,21 @@ def log_rows(
 
     Traces are sent last: Phoenix stores spans while it answers other calls, and answers them several
     times slower meanwhile. A trace whose run was logged by an earlier call that stopped before sending
-    it is sent now (its id is the run's, from the same seed)."""
+    it is sent now (its id is the run's, from the same seed); so is the trace of a run logged before it was
+    judged (a loop logs rows as they arrive), once its judgement is logged: Phoenix keeps the spans it has
+    and adds the judge's."""
     by_key = {(examples[r["instance_id"]], int(number(r.get("attempt"))) + 1): r for r in rows}
     new = {key for key, row in by_key.items() if key not in logged or (logged[key][1] and not is_error(row))}
     project = experiment.get("project_name") or "default"
     stored = stored_trace_ids(http, project) if len(new) < len(by_key) else set()
+    judged_since = {
+        key
+        for key, row in by_key.items()
+        if key in logged and _judged(row) and (logged[key][0], "correctness") not in evaluated
+    }
     traces = {}
     for key, row in by_key.items():
-        if key in new or (logged[key][2] and logged[key][2] not in stored):
+        if key in new or key in judged_since or (logged[key][2] and logged[key][2] not in stored):
             seed = f"{experiment['id']}/{key[0]}/{key[1]}/{text(row.get('started_at'))}"
             traces[key] = run_trace(row, seed, judge_model)
     for key, row in by_key.items():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cookbook.stats import wilson_interval
+from cookbook.stats import pass_counts, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,9 @@ class SplitScore:
 
 
 def split_score(df: pd.DataFrame) -> SplitScore:
-    verdicts = df["pass_or_fail"] if "pass_or_fail" in df else pd.Series([], dtype=object)
-    scored, passed = int(verdicts.isin(["pass", "fail"]).sum()), int((verdicts == "pass").sum())
+    passed, scored, errors = pass_counts(df) if "pass_or_fail" in df else (0, 0, len(df))
     low, high = wilson_interval(passed, scored)
-    return SplitScore(passed, scored, len(df) - scored, low, high)
+    return SplitScore(passed, scored, errors, low, high)
 
 
 def _total(df: pd.DataFrame, column: str) -> float:

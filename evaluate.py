@@ -12,10 +12,11 @@ test", "edited the wrong module"). The harness result is the ground truth: the j
 not overrule it (`correctness` always follows `pass_or_fail`; a judge that disagreed is flagged in
 `judge_disagreed`).
 
-When the run had a ruleset, the judge also says for each rule — ids r1, r2, … as
-`cookbook.rulesets.parse_rules` numbers them — whether the agent followed it, broke it, or it did not
-apply, with its evidence (`rule_verdicts`: a JSON list of {"id", "verdict", "evidence"}). The optimizer's
-delta mode counts them per rule (`cookbook.rulesets.count_verdicts`).
+When the run had a ruleset, the judge also says for each rule — shown one per line with its id: the
+optimizer's (`rules`, delta mode: ids that stay with a rule), else r1, r2, … as
+`cookbook.rulesets.parse_rules` numbers the ruleset's lines — whether the agent followed it, broke it, or
+it did not apply, with its evidence (`rule_verdicts`: a JSON list of {"id", "verdict", "evidence"}). The
+optimizer's delta mode counts them to the rule of that id (`cookbook.rulesets.count_verdicts`).
 
 The judge's answer budget covers a reasoning model's hidden reasoning (default 32000 tokens for the gpt-5
 family and o-series, 8000 otherwise); a reply cut at it is asked again with more room by the client.
@@ -34,7 +35,7 @@ from cookbook.harnesses.grading import as_test_list
 from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.models import default_answer_tokens
-from cookbook.rulesets import parse_rules
+from cookbook.rulesets import rules_of
 from cookbook.seams import ERROR, CookbookError, Endpoint
 from cookbook.trajectories import condense
 
@@ -119,7 +120,7 @@ def judge_messages(
     trajectory: str | None = None,
 ) -> list[dict]:
     """The judge's request for one row of run_act's results. `trajectory`: the condensed trajectory
-    (default: `condense(row)`); `rules`: the run's rules (`parse_rules(ruleset)`), each to be judged."""
+    (default: `condense(row)`); `rules`: the run's rules with their ids (`rules_of`), each to be judged."""
     failed = as_test_list(row.get("failed_tests"))
     verdict = "PASSED (resolved the issue)" if row["pass_or_fail"] == "pass" else "FAILED (did not resolve the issue)"
     log = str(row.get("test_log") or "")
@@ -239,6 +240,7 @@ def evaluate_results(
     ruleset: str | None = None,
     max_trajectory_chars: int = 8_000,
     judge: Judge | None = None,
+    rules: list | None = None,
 ) -> pd.DataFrame:
     """Judge every row of run_act's results; return a copy with `correctness`, `explanation`,
     `improvement`, `rule_verdicts` (with a `ruleset`: a JSON list of {"id", "verdict", "evidence"} per
@@ -248,9 +250,11 @@ def evaluate_results(
     cost (`judge_cost_usd`, None when the model has no price).
 
     `ruleset` is the ruleset the rows ran (the same for all rows, as run_act runs one): each of its rules
-    gets a verdict. The judge's model is `client`'s, else `endpoint`'s, else `model` (else JUDGE_MODEL, else
-    gpt-5) at the judge's endpoint (JUDGE_BASE_URL / JUDGE_API_KEY, else the OpenAI pair). `answer_tokens`
-    is the answer budget (default by model: reasoning included); `reasoning_effort` overrides the endpoint's.
+    gets a verdict, by the ids of `rules` (`cookbook.rulesets.rules_of(ruleset, optimizer.rules)`; default:
+    its lines numbered r1, r2, …). The judge's model is `client`'s, else `endpoint`'s, else `model` (else
+    JUDGE_MODEL, else gpt-5) at the judge's endpoint (JUDGE_BASE_URL / JUDGE_API_KEY, else the OpenAI pair).
+    `answer_tokens` is the answer budget (default by model: reasoning included); `reasoning_effort` overrides
+    the endpoint's.
 
     Infrastructure errors (`outcome` "error") are not judged: their judge columns stay empty. With `judge`
     (a `Judge` run_act fed rows as they were scored), its judgements are taken, the others made now.
@@ -262,7 +266,7 @@ def evaluate_results(
         client,
         answer_tokens or default_answer_tokens(client.model),
         reasoning_effort,
-        parse_rules(ruleset or ""),
+        rules_of(ruleset or "", rules or []),
         max_patch_chars,
         log_tail_chars,
         max_trajectory_chars,

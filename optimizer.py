@@ -63,6 +63,7 @@ from cookbook.rulesets import (
     merge_near_duplicates,
     parse_rules,
     render_rules,
+    rules_of,
     tried_section,
 )
 from cookbook.seams import ERROR, Endpoint
@@ -209,8 +210,7 @@ class PromptLearningOptimizer:
         prompt_mode = ruleset is None
         current = self.prompt if prompt_mode else ruleset
         if self.mode == "delta" and not prompt_mode:
-            if render_rules(self.rules) != current:
-                self.rules = parse_rules(current, self.loop)
+            self.rules = rules_of(current, self.rules, self.loop)  # the ids the judge named them with
             self._verdicts = count_verdicts(self.rules, dataset.to_dict("records"))  # once per optimize()
             self._notes = drop_unhelpful(self.rules, self.drop_unhelpful_after)
         examples = [self._example(row, output_column, feedback_columns) for row in dataset.to_dict("records")]

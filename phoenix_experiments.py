@@ -3,6 +3,7 @@
     url = ensure_phoenix()                                  # a remote Phoenix by env var, else a local one
     train_ds, test_ds = create_datasets(train, test, "cline-act")
     log_ruleset_version(url, api_key, run, loop, ruleset, results)      # the ruleset the loop ran, scored
+    log_learned_ruleset(url, api_key, run, ruleset)          # after the last loop: what it learned, unscored
     log_experiment_to_phoenix(url, api_key, train_ds, "loop-0-train", train_results, metadata)
     phoenix_links(url, api_key, run_name, datasets)         # experiments pages, loop comparison, Prompt
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pandas as pd
 
+from cookbook.loop.rules import select_best
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import (
     RulesetVersion,
@@ -34,6 +36,7 @@ from cookbook.phoenix.prompts import (
     prompt_id,
     prompt_name,
     selection,
+    tag_exported,
     versions_url,
 )
 from cookbook.phoenix.runs import experiment_description, log_rows, open_experiment
@@ -48,11 +51,13 @@ __all__ = [
     "create_datasets",
     "ensure_phoenix",
     "log_experiment_to_phoenix",
+    "log_learned_ruleset",
     "log_ruleset_version",
     "phoenix_client",
     "phoenix_links",
     "remote_phoenix_url",
     "stop_phoenix",
+    "tag_exported_ruleset",
     "trace_llm_calls",
 ]
 
@@ -63,7 +68,8 @@ if TYPE_CHECKING:
 def phoenix_client(hostname: str | None = None, api_key: str | None = None):
     from phoenix.client import Client
 
-    return Client(base_url=hostname or ensure_phoenix(), api_key=api_key or os.environ.get("PHOENIX_API_KEY"))
+    url, key = hostname or ensure_phoenix(), api_key or os.environ.get("PHOENIX_API_KEY")
+    return Client(http_client=rest(url, key, timeout=httpx.Timeout(30, connect=10)))  # what it sends is scrubbed
 
 
 # -- datasets ------------------------------------------------------------------------------------------
@@ -201,40 +207,97 @@ def log_ruleset_version(
         shas[0] if shas else "",
         choice,
     )
+    return _log(url, api_key, version, f"the ruleset of loop {loop}", "log_ruleset_version") | {"verdict": verdict}
+
+
+def _log(url: str, api_key: str | None, version: RulesetVersion, what: str, call: str) -> dict:
+    """Log a version of the run's Prompt; its Prompt, ids, tag and URL (PhoenixUnavailable when it cannot)."""
+    name = prompt_name(version.run_name)
     try:
         with rest(url, api_key) as http:
             stored, created = log_version(http, version)
-            pid = prompt_id(http, prompt_name(c.run_name))
+            pid = prompt_id(http, name)
     except httpx.HTTPError as e:
-        raise _unavailable(f"the ruleset of loop {loop}", "log_ruleset_version", e) from e
+        raise _unavailable(what, call, e) from e
+    tag = "learned" if version.learned else f"loop-{version.loop}"
+    summary = {"prompt": name, "prompt_id": pid, "version_id": stored["id"], "tag": tag, "created": created}
+    return summary | {"url": versions_url(url, pid, stored["id"])}
+
+
+def log_learned_ruleset(hostname: str | None, api_key: str | None, run: OptimizationRun, ruleset: str) -> dict:
+    """Log the ruleset the run's last finished loop learned — the one it hands over, which no loop has run —
+    as a version of the run's Prompt, tagged `learned` and described as not yet scored (the version of the
+    loop that would run it: `loop-<last + 1>` is given to it only when that loop runs and scores it).
+    Logging it again adds nothing. Returns the Prompt, the version id and its URL."""
+    url = hostname or ensure_phoenix()
+    c, history = run.config, run.history
+    last = int(history["loop"].max())
+    grown_from = history.loc[history["loop"] == last, "grown_from"].iloc[0] if "grown_from" in history else last
+    best = select_best(history)
+    chosen_on = "validation" if len(run.splits["validation"]) else "train"
+    verdict = f"grown from loop {grown_from}'s ruleset; loop {best} is best so far on {chosen_on}"
+    provider = "ANTHROPIC" if c.agent == "claude-code" else "OPENAI"
+    version = RulesetVersion(
+        *(c.run_name, last + 1, c.baseline_prompt, ruleset, c.agent_model, provider, {}, best, chosen_on, verdict),
+        learned=True,
+    )
+    return _log(url, api_key, version, f"the ruleset learned in loop {last}", "log_learned_ruleset")
+
+
+def tag_exported_ruleset(
+    hostname: str | None, api_key: str | None, run_name: str, loop: int, where: str
+) -> dict | None:
+    """Tag `exported` the version of the run's Prompt that holds the ruleset loop `loop` ran — the one
+    `python -m cookbook export` wrote `where` (the tag moves from an earlier export). Returns the version's
+    ids and URL, or None when the run logged no such version (it ran with PHOENIX = False)."""
+    url = hostname or ensure_phoenix()
+    name = prompt_name(run_name)
+    try:
+        with rest(url, api_key) as http:
+            version = tag_exported(http, run_name, loop, f"exported to {where}")
+            pid = prompt_id(http, name) if version else None
+    except httpx.HTTPError as e:
+        raise _unavailable(f"the export of loop {loop}", "tag_exported_ruleset", e) from e
+    if version is None:
+        return None
     return {
-        "prompt": prompt_name(c.run_name),
-        "prompt_id": pid,
-        "version_id": stored["id"],
-        "tag": f"loop-{loop}",
-        "created": created,
-        "verdict": verdict,
-        "url": versions_url(url, pid, stored["id"]),
+        "prompt": name,
+        "version_id": version["id"],
+        "tag": "exported",
+        "url": versions_url(url, pid, version["id"]),
     }
 
 
 def phoenix_links(hostname: str, api_key: str | None, run_name: str, datasets: dict) -> dict[str, str]:
     """Where to look in Phoenix for a run: each dataset's experiments page, the comparison of the run's
-    last two loops on each split, and the versions page of the run's ruleset Prompt."""
+    last two loops on each split (and of each transfer agent without and with the rules), and the versions
+    page of the run's ruleset Prompt."""
     client = phoenix_client(hostname, api_key)
     links = {}
     for split, dataset in datasets.items():
         links[f"experiments ({split})"] = client.experiments.get_dataset_experiments_url(dataset.id)
         experiments = client.experiments.list(dataset_id=dataset.id)
-        ours = sorted(
-            (e for e in experiments if (e.get("metadata") or {}).get("run_name") == run_name),
-            key=lambda e: e["metadata"].get("loop", -1),
+        ours = [e for e in experiments if (e.get("metadata") or {}).get("run_name") == run_name]
+        loops = sorted(
+            (e for e in ours if "transfer" not in e["metadata"]), key=lambda e: e["metadata"].get("loop", -1)
         )
-        if len(ours) >= 2:  # the base experiment first, as Phoenix's compare view reads them
-            before, after = ours[-2], ours[-1]
-            label = f"compare loop {before['metadata'].get('loop')} with loop {after['metadata'].get('loop')} ({split})"
+        pairs = []
+        if len(loops) >= 2:  # the base experiment first, as Phoenix's compare view reads them
+            before, after = loops[-2:]
+            pairs.append(
+                (f"loop {before['metadata'].get('loop')} with loop {after['metadata'].get('loop')}", before, after)
+            )
+        transfers = {
+            (e["metadata"]["agent"], e["metadata"]["transfer"]): e for e in ours if "transfer" in e["metadata"]
+        }
+        for agent in sorted({agent for agent, _ in transfers}):  # another agent without the rules, then with them
+            if (agent, "empty") in transfers and (agent, "ruleset") in transfers:
+                pairs.append(
+                    (f"{agent} without and with the rules", transfers[agent, "empty"], transfers[agent, "ruleset"])
+                )
+        for what, before, after in pairs:
             query = f"experimentId={before['id']}&experimentId={after['id']}"
-            links[label] = f"{hostname.rstrip('/')}/datasets/{dataset.id}/compare?{query}"
+            links[f"compare {what} ({split})"] = f"{hostname.rstrip('/')}/datasets/{dataset.id}/compare?{query}"
     with rest(hostname, api_key) as http:
         pid = prompt_id(http, prompt_name(run_name))
     if pid:
@@ -277,8 +340,10 @@ class ExperimentFeed:
     """Logs a loop's rows to their Phoenix experiments while the agent runs go on: give `on_row` to run_act
     (`on_row=feed.on_row`) and every few seconds a background thread logs the rows that arrived since
     (`log_experiment_to_phoenix` adds only what is missing), so a long loop fills Phoenix as it runs. The
-    loop's own `log_experiment_to_phoenix` calls afterwards add the judgements and the final summary.
-    A feed with no Phoenix (`hostname` None) does nothing. Use it as a context manager."""
+    loop's own `log_experiment_to_phoenix` calls afterwards add the judgements (and the judge's span to each
+    run's trace) and the final summary. A failed flush, whatever its error, is warned about once and tried
+    again at the next one: live logging never ends silently. A feed with no Phoenix (`hostname` None) does
+    nothing. Use it as a context manager."""
 
     def __init__(
         self, hostname: str | None, api_key: str | None, datasets: dict, run: OptimizationRun, loop: int, ruleset: str
@@ -288,28 +353,36 @@ class ExperimentFeed:
         self.every_s = 5.0
         self.rows: dict[str, list[dict]] = {}
         self.logged: dict[str, int] = {}
+        self._lock = threading.Lock()  # rows arrive from run_act's workers while the thread reads them
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def on_row(self, split: str, row: dict) -> None:
         if self.hostname and split in self.datasets:
-            self.rows.setdefault(split, []).append(row)
+            with self._lock:
+                self.rows.setdefault(split, []).append(row)
 
     def flush(self) -> None:
-        for split, rows in list(self.rows.items()):
+        with self._lock:
+            arrived = {split: list(rows) for split, rows in self.rows.items()}
+        for split, rows in arrived.items():
             if len(rows) > self.logged.get(split, 0):
-                df = pd.DataFrame(list(rows))
+                df = pd.DataFrame(rows)
                 name = self.run.experiment_name(self.loop, split)
                 metadata = self.run.experiment_metadata(self.loop, split, df, self.ruleset)
                 log_experiment_to_phoenix(self.hostname, self.api_key, self.datasets[split], name, df, metadata)
                 self.logged[split] = len(df)
 
     def _loop(self) -> None:
+        warned = set()
         while not self._stop.wait(self.every_s):
             try:
                 self.flush()
-            except PhoenixUnavailable as e:  # the loop's own calls will say so, and add what is missing
-                warnings.warn(str(e), stacklevel=1)
+            except Exception as e:  # the next flush, and the loop's own calls at its end, add what is missing
+                said = str(e) if isinstance(e, PhoenixUnavailable) else f"{type(e).__name__}: {e}"
+                if said not in warned:
+                    warned.add(said)
+                    warnings.warn(f"Phoenix live logging: {said} (it goes on; nothing is lost)", stacklevel=1)
 
     def __enter__(self) -> ExperimentFeed:
         if self.hostname:

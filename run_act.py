@@ -30,8 +30,10 @@ from cookbook.credentials import remember_secret
 from cookbook.data import load_instances
 from cookbook.harnesses import choose_harness, get_harness
 from cookbook.llm.endpoints import agent_api, endpoint_for
-from cookbook.llm.gateway import Gateway, RateLimiter
+from cookbook.llm.gateway import Gateway
+from cookbook.llm.rate_limit import RateLimiter
 from cookbook.machine import choose_workers
+from cookbook.mining import dataset_file
 from cookbook.paths import cookbook_dir
 from cookbook.seams import ERROR, Agent, Endpoint, Harness
 from cookbook.testbeds import make_testbed
@@ -99,6 +101,7 @@ def run_act(
     progress: bool = True,
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Run the agent with `ruleset` on `instance_ids` of `dataset_name` (None = all) and score each patch.
+    `dataset_name`: any name `load_instances` takes, or `mine:PATH` (mined first: `cookbook.mining`).
 
     Returns one row per instance and attempt (see `RESULT_COLUMNS`): the gold `patch`, the agent's
     `cline_patch`, `outcome` (resolved / unresolved / timeout: the agent's; error: the infrastructure's),
@@ -151,7 +154,7 @@ def run_act(
     limiter = RateLimiter(requests_per_minute, tokens_per_minute) if requests_per_minute or tokens_per_minute else None
     with Gateway(endpoint, rate_limiter=limiter) as gateway:
         runner.gateway = gateway
-        rows = _run_all(runner, jobs, choose_workers(workers), f"run_act {run_id}", callbacks, progress)
+        rows = _run_all(runner, jobs, choose_workers(workers, harness.name), f"run_act {run_id}", callbacks, progress)
     results = {name: _table(rows, name, chosen[name], attempts) for name in chosen}
     return results if isinstance(instance_ids, dict) else results[split]
 
@@ -185,7 +188,8 @@ def _callbacks(on_row: OnRow | list[OnRow] | None, max_error_share: float | None
 def _instances(dataset_name: str, split: str, splits: dict[str, list[str] | None]) -> dict[str, list[dict]]:
     """{split name: its instances}, loaded once (None: every instance of the dataset)."""
     named = None if any(ids is None for ids in splits.values()) else [i for ids in splits.values() for i in ids]
-    by_id = {row["instance_id"]: row for row in load_instances(dataset_name, split, named).to_dict("records")}
+    rows = load_instances(dataset_file(dataset_name), split, named).to_dict("records")  # mine:PATH: mined first
+    by_id = {row["instance_id"]: row for row in rows}
     return {name: [by_id[i] for i in ids] if ids is not None else list(by_id.values()) for name, ids in splits.items()}
 
 
@@ -204,9 +208,9 @@ def _run_all(
     progress: bool,
 ) -> dict:
     """Every job in one pool of `workers`, with a progress bar of running runs and infrastructure errors;
-    each row goes to the callbacks as it arrives. An interrupt (Ctrl-C, a kernel interrupt) or an exception
-    (a callback's too: the circuit breaker) stops the runs in progress within seconds; what they did is
-    not stored."""
+    each row goes to the callbacks as it arrives. One instance's failure is its row (`AgentRunner.run`); an
+    interrupt (Ctrl-C, a kernel interrupt) or a callback's exception (the circuit breaker) stops the runs in
+    progress within seconds, and what they did is not stored."""
     rows: dict[tuple[str, str, int], dict] = {}
     counts = {"running": 0, "errors": 0}
     lock = threading.Lock()

@@ -2,18 +2,21 @@
 `phoenix_experiments.py` and the notebook — sits at the top of the repository; everything they stand on
 is here, one folder per kind of part. Start with `seams.py`: the protocols the parts meet at.
 
-    seams.py        Agent, Testbed, Harness, Endpoint, and the records that cross them
-    agents/         Cline, Claude Code, Cline in a Modal sandbox
-    testbeds/       where an agent runs: a local checkout + virtualenv, an instance image's /testbed
+    seams.py        Agent, Testbed (and its Sandbox), Harness, Endpoint, and the records that cross them
+    agents/         Cline, Claude Code, mini-swe-agent, Cline in a Modal sandbox (the registry: AGENT_CLASSES)
+    testbeds/       where an agent runs: a local checkout + virtualenv, an instance image's /testbed; the
+                    sandbox its processes live in (the instance's container, namespaces of their own)
     harnesses/      patch → outcome: local (no Docker), SWE-bench's run_evaluation (docker), Modal sandboxes
     images/         instance images for rows without them (Debian base, environment, instance), eval scripts
     llm/            an endpoint per role, the judge's and optimizer's client, what is known of models
                     (reasoning, limits) and their prices, tokens, the recording gateway and its
                     transcripts, the scripted server (the only test double) and the offline demo's script
     data/           datasets, splits, the bundled benchmark, repository mirrors
+    mining/         SWE-bench tasks mined from a repository's history, kept when their tests say so
     loop/           the optimization run: configuration, files and candidates, stop rules and selection
-                    policies, the comparison of optimizers
+                    policies, the comparison of optimizers, the transfer of a ruleset to other agents
     rulesets.py     rules with ids and counters, dropping, merging, token caps, leaks
+    export.py       a run's ruleset where agents read it: .clinerules/, .clinerules, AGENTS.md, CLAUDE.md
     trajectories.py what an agent did, condensed from its transcript for the judge
     docker_engine.py, modal_cloud.py   the Docker engine (check, labels, sweep) and Modal's client
     phoenix/        what Phoenix shows: Prompt versions, experiment runs and their traces, the server
@@ -22,5 +25,5 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
                     environment without provider keys; how many agent runs this machine holds
     stats.py        intervals and paired tests
     notebook.py     the notebook run headless (papermill): the one copy of the loop
-    cli.py          `python -m cookbook` (runs the notebook headless; compares optimizers)
+    cli.py          `python -m cookbook` (runs the notebook headless; compares optimizers; mines tasks; exports)
 """

@@ -17,6 +17,10 @@ is 0: `drop_unhelpful` removes such a rule once it has been judged in `after` lo
 rule and failed is deliberately not counted as help: the rule did not make anything succeed; if the
 optimizer thinks it matters, it can rephrase it (it sees every counter).
 
+**One line per rule.** A rule's text is one line (its line breaks become spaces), so the ruleset the agent
+reads has one line per rule and the judge, shown each rule with its id (`[r4] …`), gives each rule its own
+verdict; verdicts are counted to the rule of that id (`count_verdicts`), whatever the rules' order.
+
 **Near-duplicates.** Two rules are compared by the Jaccard index of their normalized words (lower case,
 a crude stem: a trailing "ing", "ed", "es" or "s" removed, common stop words left out): shared words over
 all words. At `threshold` (default 0.75) or more, the later rule is merged into the earlier one (its
@@ -32,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cookbook.harnesses.grading import patched_files
+from cookbook.harnesses.grading import as_test_list, patched_files, test_name
 from cookbook.llm.tokens import count_tokens
 
 # The optimizer's answer in delta mode (structured output): operations on rules by id, and their effects.
@@ -95,6 +99,9 @@ class Rule:
     not_applicable: int = 0
     judged_loops: int = 0
 
+    def __post_init__(self) -> None:
+        self.text = one_line(self.text)
+
     def record(self) -> str:
         """The counters as the optimizer reads them."""
         if not self.judged_loops and not (self.helped or self.hurt):
@@ -120,15 +127,27 @@ STOP_WORDS = frozenset(
 )
 
 
+def one_line(text: str) -> str:
+    """A rule's text on one line: its line breaks (and runs of spaces) as single spaces."""
+    return " ".join(str(text).split())
+
+
 def render_rules(rules: list[Rule]) -> str:
-    """The plain-text ruleset the agent reads."""
-    return "".join(f"- {rule.text}\n" for rule in rules)
+    """The plain-text ruleset the agent reads: one line per rule."""
+    return "".join(f"- {one_line(rule.text)}\n" for rule in rules)
 
 
 def parse_rules(text: str, loop: int | None = None) -> list[Rule]:
     """A plain-text ruleset as rules (one per bullet or non-empty line), ids r1, r2, …"""
     lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip() for line in (text or "").splitlines()]
     return [Rule(f"r{i}", line, loop) for i, line in enumerate((line for line in lines if line), start=1)]
+
+
+def rules_of(ruleset: str, rules: list[Rule], loop: int | None = None) -> list[Rule]:
+    """The rules of `ruleset` with their ids, as the judge names them and the counters find them: `rules`
+    (the optimizer's, whose ids stay with a rule in delta mode) when they render `ruleset`, else its lines
+    numbered r1, r2, … (`parse_rules`)."""
+    return rules if rules and render_rules(rules) == ruleset else parse_rules(ruleset, loop)
 
 
 def apply_operations(
@@ -152,7 +171,7 @@ def apply_operations(
         elif kind in ("edit", "remove") and rule_id not in by_id:
             report.append(f"ignored {kind} of unknown rule {rule_id!r}")
         elif kind == "edit" and text:
-            by_id[rule_id].text = text
+            by_id[rule_id].text = one_line(text)
             by_id[rule_id].sources = sorted(set(by_id[rule_id].sources) | set(op.get("sources", [])))
             report.append(f"edited {rule_id}")
         elif kind == "remove":
@@ -181,14 +200,15 @@ def row_verdicts(row: dict) -> list[dict]:
 
 def count_verdicts(rules: list[Rule], rows: list[dict]) -> int:
     """Add the judge's verdicts of `rows` to the counters of `rules` (see the module); return how many
-    were counted. The verdicts' ids are positions (r1, r2, … as `parse_rules` numbers the ruleset the
-    rows ran), so `rules` must be the rules of that ruleset, in order (`render_rules(rules)` is it)."""
-    by_position = {f"r{i}": rule for i, rule in enumerate(rules, start=1)}
+    were counted. A verdict counts to the rule of its id: the id the judge was shown the rule with
+    (`rules_of` the ruleset the rows ran), so `rules` must carry those ids; a verdict on another id is
+    left out."""
+    by_id = {rule.id: rule for rule in rules}
     judged, counted = set(), 0
     for row in rows:
         result = row.get("pass_or_fail")
         for verdict in row_verdicts(row):
-            rule = by_position.get(str(verdict.get("id")))
+            rule = by_id.get(str(verdict.get("id")))
             counter = COUNTERS.get((verdict.get("verdict"), result))
             if rule is None or counter is None:
                 continue
@@ -293,21 +313,25 @@ def tried_section(tried: list[tuple[str, str]]) -> str:
 
 
 def find_leaks(ruleset: str, train: pd.DataFrame) -> pd.DataFrame:
-    """Rules that name something of one training task: its repository, a file its gold patch touches,
-    or an identifier that appears in only one training task's gold patch. Such rules do not generalize.
+    """Rules that name something of one training task. Such rules do not generalize:
+    - the task itself ("instance"): its instance id, its pull request (`#4045` of `pallets__flask-4045`), the
+      commit a mined task was made from (`mined_from`, 7 hex digits or more);
+    - a test of its FAIL_TO_PASS ("test"), by the test's own name;
+    - its repository ("repository"), when the training tasks come from more than one (rules learned for one's
+      own repository may name it);
+    - a file its gold patch touches ("file"), or an identifier that appears in only one training task's gold
+      patch ("identifier").
 
-    Returns one row per finding: rule, instance_id, kind ("repository" / "file" / "identifier"), term.
+    Returns one row per finding: rule, instance_id, kind, term.
     """
     terms: dict[str, list[tuple[str, str]]] = {}
     identifier_owners: dict[str, set[str]] = {}
-    for row in train.to_dict("records"):
+    rows = train.to_dict("records")
+    several_repos = len({str(row.get("repo", "")) for row in rows}) > 1
+    for row in rows:
         iid = row["instance_id"]
-        repo = str(row.get("repo", ""))
-        for term in {repo, repo.split("/")[-1]} - {""}:
-            terms.setdefault(term, []).append((iid, "repository"))
-        for path in patched_files(row.get("patch") or ""):
-            terms.setdefault(path, []).append((iid, "file"))
-            terms.setdefault(Path(path).name, []).append((iid, "file"))
+        for term, kind in _task_terms(row, several_repos):
+            terms.setdefault(term, []).append((iid, kind))
         changed = "\n".join(line for line in str(row.get("patch") or "").splitlines() if line[:1] in "+-@ ")
         for name in set(re.findall(r"\b(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]{3,})", changed)) | set(
             re.findall(r"\b([a-z]+_[a-z0-9_]+|[A-Z][a-z]+[A-Z][A-Za-z0-9]+)\b", changed)
@@ -316,10 +340,30 @@ def find_leaks(ruleset: str, train: pd.DataFrame) -> pd.DataFrame:
     for name, owners in identifier_owners.items():
         if len(owners) == 1:
             terms.setdefault(name, []).append((next(iter(owners)), "identifier"))
+    commits = {str(row["mined_from"]): row["instance_id"] for row in rows if isinstance(row.get("mined_from"), str)}
     findings = []
     for rule in parse_rules(ruleset):
         for term, owners in terms.items():
             if re.search(rf"(?<![\w/.]){re.escape(term)}(?![\w/])", rule.text):
                 for iid, kind in owners:
                     findings.append({"rule": rule.text, "instance_id": iid, "kind": kind, "term": term})
+        for token in re.findall(r"\b[0-9a-f]{7,40}\b", rule.text):
+            for commit, iid in commits.items():
+                if commit.startswith(token):
+                    findings.append({"rule": rule.text, "instance_id": iid, "kind": "instance", "term": token})
     return pd.DataFrame(findings, columns=["rule", "instance_id", "kind", "term"]).drop_duplicates()
+
+
+def _task_terms(row: dict, several_repos: bool) -> list[tuple[str, str]]:
+    """The terms that name one task: (term, kind)."""
+    iid, repo = str(row["instance_id"]), str(row.get("repo", ""))
+    found = [(iid, "instance")]
+    number = re.search(r"-(\d+)$", iid)
+    if number:
+        found.append((f"#{number.group(1)}", "instance"))
+    found += [(test_name(t), "test") for t in as_test_list(row.get("FAIL_TO_PASS")) if test_name(t)]
+    if several_repos:
+        found += [(term, "repository") for term in {repo, repo.split("/")[-1]} - {""}]
+    for path in patched_files(row.get("patch") or ""):
+        found += [(path, "file"), (Path(path).name, "file")]
+    return found

@@ -12,7 +12,7 @@ from cookbook.agents.claude_code import ClaudeCodeAgent
 from cookbook.llm.endpoints import provider_variables
 from cookbook.llm.messages import system_prompt
 from cookbook.llm.offline_demo import RULE_KEYWORD, DemoScript
-from cookbook.llm.ping import is_ping
+from cookbook.llm.ping import PING
 from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, task_of, turn
 from cookbook.loop import read_ruleset_file, run_paths
 from cookbook.paths import PROJECT_DIR
@@ -69,6 +69,7 @@ def test_claude_code_on_anthropic_with_an_openai_judge_and_optimizer(bundled, ru
             monkeypatch.setenv(f"{role}_BASE_URL", openai.base_url)
             monkeypatch.setenv(f"{role}_API_KEY", "sk-openai-test")
         parameters = dict(RUN_NAME=run_name, AGENT="claude-code", LOOPS=2, TRAIN_SIZE=2, TEST_SIZE=2, PHOENIX=False)
+        parameters["AGENT_RUNS_DIR"] = str(tmp_path / "agent_runs")
         papermill.execute_notebook(
             str(PROJECT_DIR / "optimize_cline_act.ipynb"),
             str(tmp_path / "out.ipynb"),
@@ -76,9 +77,9 @@ def test_claude_code_on_anthropic_with_an_openai_judge_and_optimizer(bundled, ru
             cwd=str(PROJECT_DIR),
             progress_bar=False,
         )
-        pings = [r for r in anthropic.requests + openai.requests if is_ping(r["body"])]  # the preflight's
-        agent_log = [r for r in anthropic.requests if not is_ping(r["body"])]
-        model_log = [r for r in openai.requests if not is_ping(r["body"])]
+        pings = [r for r in anthropic.requests + openai.requests if r["body"].get("messages") == PING]  # preflight's
+        agent_log = [r for r in anthropic.requests if r["body"].get("messages") != PING]
+        model_log = [r for r in openai.requests if r["body"].get("messages") != PING]
     assert len(pings) == 2  # one per endpoint and model: the agent's, and the judge's (the optimizer's is the same)
 
     assert "OFFLINE DEMO MODE" not in (tmp_path / "out.ipynb").read_text()

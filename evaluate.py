@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 from tqdm.auto import tqdm
 
-from cookbook.harnesses.grading import as_test_list
+from cookbook.grading import as_test_list
 from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.models import default_answer_tokens

@@ -7,6 +7,8 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
     testbeds/       where an agent runs: a local checkout + virtualenv, an instance image's /testbed; the
                     sandbox its processes live in (the instance's container, namespaces of their own)
     harnesses/      patch → outcome: local (no Docker), SWE-bench's run_evaluation (docker), Modal sandboxes
+    grading.py      a patch applied and a test log read as SWE-bench does: the harnesses', the judge's,
+                    Phoenix's and mining's (moved up from harnesses/: used by five modules outside it)
     images/         instance images for rows without them (Debian base, environment, instance), eval scripts
     llm/            an endpoint per role, the judge's and optimizer's client, what is known of models
                     (reasoning, limits) and their prices, tokens, the recording gateway and its

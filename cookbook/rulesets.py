@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cookbook.harnesses.grading import as_test_list, patched_files, test_name
+from cookbook.grading import as_test_list, patched_files, test_name
 from cookbook.llm.tokens import count_tokens
 
 # The optimizer's answer in delta mode (structured output): operations on rules by id, and their effects.

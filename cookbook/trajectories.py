@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cookbook.harnesses.grading import strip_ansi
+from cookbook.grading import strip_ansi
 from cookbook.llm.transcripts import requests
 from cookbook.seams import TIMEOUT
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import leftover_containers
 
+from cookbook.grading import NO_CHANGE_PATCH
 from cookbook.harnesses import get_harness
-from cookbook.harnesses.grading import NO_CHANGE_PATCH
 from cookbook.images.environment import (
     choose_python,
     ci_pythons,

@@ -289,7 +289,7 @@ def test_parse_and_render_rules_round_trip():
 def test_leakage_check_lists_rules_naming_one_training_task(bundled):
     train = bundled.head(6)
     inst = train.iloc[0]
-    from cookbook.harnesses.grading import patched_files
+    from cookbook.grading import patched_files
 
     path = patched_files(inst["patch"])[0]
     functions = re.findall(r"def ([A-Za-z_][A-Za-z0-9_]{3,})", inst["patch"])

@@ -1,7 +1,7 @@
 import pytest
 
+from cookbook.grading import PATCH_DOES_NOT_APPLY, patched_files
 from cookbook.harnesses import get_harness
-from cookbook.harnesses.grading import PATCH_DOES_NOT_APPLY, patched_files
 from cookbook.seams import HarnessError
 from cookbook.testbeds.checkout import collect_patch, prepare_workspace, remove_workspace
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from cookbook.data.bundled import is_bundled_repo
-from cookbook.harnesses.grading import NO_CHANGE_PATCH
+from cookbook.grading import NO_CHANGE_PATCH
 from cookbook.images import carries_images, refuse_images
 from cookbook.seams import ERROR, RESOLVED, UNRESOLVED, Harness
 

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from cookbook.data.repositories import check_repositories
 from cookbook.git import GitError, git
-from cookbook.harnesses.grading import (
+from cookbook.grading import (
     DEFAULT_TEST_CMD,
     LOG_TAIL_CHARS,
     PATCH_DOES_NOT_APPLY,

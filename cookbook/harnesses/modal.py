@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from cookbook.docker_engine import run_id
-from cookbook.harnesses.grading import LOG_TAIL_CHARS, PATCH_DOES_NOT_APPLY, report_verdict
+from cookbook.grading import LOG_TAIL_CHARS, PATCH_DOES_NOT_APPLY, report_verdict
 from cookbook.harnesses.swebench import EMPTY_PATCH
 from cookbook.images import SPEC_FIELDS, missing_spec_fields
 from cookbook.modal_cloud import ModalUnavailable, modal_app, run_script, sandbox_from_image, write_file

@@ -34,7 +34,7 @@ from pathlib import Path
 from cookbook.credentials import without_credentials
 from cookbook.docker_engine import check_engine, run_id, sweep_leftovers
 from cookbook.files import atomic_write_text
-from cookbook.harnesses.grading import (
+from cookbook.grading import (
     LOG_TAIL_CHARS,
     NO_CHANGE_PATCH,
     NO_RESULTS,

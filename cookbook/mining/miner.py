@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 from cookbook.data.repositories import WorkspaceError, readable_git_dir
 from cookbook.files import atomic_write_text
 from cookbook.git import GitError, git
+from cookbook.grading import NO_CHANGE_PATCH
 from cookbook.harnesses import validate_benchmark
-from cookbook.harnesses.grading import NO_CHANGE_PATCH
 from cookbook.images import SPEC_FIELDS, with_specs
 from cookbook.images.build import BuildFailed, inputs_hash
 from cookbook.images.environment import network_problem

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from cookbook.harnesses.grading import test_name
+from cookbook.grading import test_name
 from cookbook.llm.client import LLMClient
 
 SYSTEM = (

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from cookbook.harnesses.grading import as_test_list
+from cookbook.grading import as_test_list
 from cookbook.phoenix.otlp import TraceRecord, send
 from cookbook.phoenix.scores import SplitScore
 from cookbook.phoenix.traces import epoch, number, run_trace, text

@@ -1,6 +1,8 @@
 """Grading as SWE-bench does it: apply a patch with its apply commands, read a pytest log with its parser.
 
-Shared by the harnesses, the judge (which failing tests to show) and Phoenix (the evaluation's explanation).
+Shared by the harnesses, the judge (which failing tests to show) and Phoenix (the evaluation's explanation),
+and by the rulesets, the trajectories, mining and `evaluate.py`: so it sits at the top of the package, below
+all of them (it was `harnesses/grading.py`, which made those modules reach into the harnesses' folder).
 """
 
 from __future__ import annotations

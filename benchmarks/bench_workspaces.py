@@ -18,7 +18,7 @@ from pathlib import Path
 from cookbook.data import load_instances
 from cookbook.data.repositories import mirror_for
 from cookbook.git import git
-from cookbook.testbeds.checkout import prepare_workspace, remove_workspace
+from cookbook.workspaces.checkout import prepare_workspace, remove_workspace
 
 REPEATS = 5
 

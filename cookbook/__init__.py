@@ -6,6 +6,8 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
     agents/         Cline, Claude Code, mini-swe-agent, Cline in a Modal sandbox (the registry: AGENT_CLASSES)
     testbeds/       where an agent runs: a local checkout + virtualenv, an instance image's /testbed; the
                     sandbox its processes live in (the instance's container, namespaces of their own)
+    workspaces/     a checkout at the base commit and its diff, a virtualenv per repository and version:
+                    the testbeds', the local harness's, the images' (moved out of testbeds/)
     harnesses/      patch → outcome: local (no Docker), SWE-bench's run_evaluation (docker), Modal sandboxes
     grading.py      a patch applied and a test log read as SWE-bench does: the harnesses', the judge's,
                     Phoenix's and mining's (moved up from harnesses/: used by five modules outside it)

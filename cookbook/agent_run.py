@@ -41,7 +41,7 @@ from cookbook.seams import (
     Workspace,
     pass_or_fail,
 )
-from cookbook.testbeds.checkout import EXCLUDED_FROM_PATCH, collect_patch
+from cookbook.workspaces.checkout import EXCLUDED_FROM_PATCH, collect_patch
 
 GATEWAY_KEY = "via-gateway"  # what the agent holds instead of a provider key
 # What only the scoring reads of an instance (the fix, the tests): not part of an agent run's key.

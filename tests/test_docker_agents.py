@@ -20,8 +20,8 @@ from cookbook.loop import run_paths
 from cookbook.machine import default_workers, footprint
 from cookbook.paths import PROJECT_DIR, cookbook_dir
 from cookbook.seams import Endpoint
-from cookbook.testbeds.checkout import collect_patch
 from cookbook.testbeds.docker import DockerTestbed
+from cookbook.workspaces.checkout import collect_patch
 from run_act import run_act
 
 pytestmark = pytest.mark.slow

@@ -23,7 +23,7 @@ from cookbook.images.environment import (
     tox_pythons,
 )
 from cookbook.paths import PROJECT_DIR
-from cookbook.testbeds.checkout import prepare_workspace
+from cookbook.workspaces.checkout import prepare_workspace
 
 LITE = Path(__file__).resolve().parents[2] / "shared" / "swebench-lite"
 DEBIAN = ["3.9", "3.11", "3.13"]

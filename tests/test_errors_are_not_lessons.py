@@ -23,7 +23,7 @@ from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_
 from cookbook.loop import LoopConfig, OptimizationRun, run_paths
 from cookbook.paths import PROJECT_DIR
 from cookbook.seams import Endpoint
-from cookbook.testbeds.checkout import sweep_stale_workspaces
+from cookbook.workspaces.checkout import sweep_stale_workspaces
 from run_act import run_act
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@ import pytest
 from cookbook.grading import PATCH_DOES_NOT_APPLY, patched_files
 from cookbook.harnesses import get_harness
 from cookbook.seams import HarnessError
-from cookbook.testbeds.checkout import collect_patch, prepare_workspace, remove_workspace
+from cookbook.workspaces.checkout import collect_patch, prepare_workspace, remove_workspace
 
 pytestmark = pytest.mark.slow
 

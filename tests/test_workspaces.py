@@ -5,7 +5,7 @@ import pytest
 from cookbook.data import bundled as bundled_benchmark
 from cookbook.data.repositories import WorkspaceError, mirror_for
 from cookbook.git import git
-from cookbook.testbeds.checkout import collect_patch, prepare_workspace, remove_workspace
+from cookbook.workspaces.checkout import collect_patch, prepare_workspace, remove_workspace
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Per instance: a fresh workspace; the model patch applied with SWE-bench's apply commands; the test files
 reset and `test_patch` applied, as SWE-bench's eval scripts do; the tests run with pytest in the
-repository's virtualenv (`cookbook.testbeds.virtualenv`, built once per repository and version) with the
+repository's virtualenv (`cookbook.workspaces.virtualenv`, built once per repository and version) with the
 workspace's code first on PYTHONPATH; the log graded by swebench's own parser and grading code.
 `test_cmd` (default `python -m pytest -rA --color=no`) runs on the test files that `test_patch` touches.
 """
@@ -33,8 +33,8 @@ from cookbook.grading import (
 )
 from cookbook.images import refuse_images
 from cookbook.seams import ERROR, RESOLVED, UNRESOLVED, ScoreResult
-from cookbook.testbeds.checkout import prepare_workspace, remove_workspace
-from cookbook.testbeds.virtualenv import VirtualEnvs, env_vars
+from cookbook.workspaces.checkout import prepare_workspace, remove_workspace
+from cookbook.workspaces.virtualenv import VirtualEnvs, env_vars
 
 
 class LocalHarness:

@@ -37,7 +37,7 @@ from cookbook.images.base import available_pythons, ensure_base_image
 from cookbook.images.build import BuildFailed, commit_image, image_exists, image_id, inputs_hash
 from cookbook.images.environment import PLANNER_VERSION, EnvironmentPlan, plan_environment
 from cookbook.paths import cookbook_dir
-from cookbook.testbeds.checkout import prepare_workspace
+from cookbook.workspaces.checkout import prepare_workspace
 
 ENV_TIMEOUT, INSTANCE_TIMEOUT = 3600.0, 1800.0  # seconds a build may take (compiled repositories are slow)
 UV_STEP_TIMEOUT = 900  # seconds one installation step may take

@@ -7,6 +7,9 @@
   which reaches nothing but the gateway (SWE-bench instances, or any row, whose image the project then
   builds).
 - `checkout` (`plain.py`): a plain checkout, for an agent that brings its own environment.
+
+The checkouts and virtualenvs they are made of are `cookbook.workspaces` (the images and the local harness use
+them too).
 """
 
 from __future__ import annotations

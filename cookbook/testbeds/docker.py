@@ -37,7 +37,7 @@ from cookbook.images import with_spec
 from cookbook.images.build import image_exists
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
-from cookbook.testbeds.checkout import new_workspace_dir, sweep_stale_workspaces
+from cookbook.workspaces.checkout import new_workspace_dir, sweep_stale_workspaces
 
 ACTIVATE = "source /opt/miniconda3/bin/activate testbed 2>/dev/null || true"  # SWE-bench's images
 TESTBED, HOME, AGENT = "/testbed", "/cookbook/home", "/cookbook/agent"

@@ -10,9 +10,9 @@ from pathlib import Path
 from cookbook.data.repositories import check_repositories
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
-from cookbook.testbeds.checkout import prepare_workspace, remove_workspace, sweep_stale_workspaces
 from cookbook.testbeds.namespaces import Namespaces, check_namespaces
-from cookbook.testbeds.virtualenv import VirtualEnvs
+from cookbook.workspaces.checkout import prepare_workspace, remove_workspace, sweep_stale_workspaces
+from cookbook.workspaces.virtualenv import VirtualEnvs
 
 
 class LocalTestbed:

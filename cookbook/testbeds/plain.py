@@ -9,7 +9,7 @@ from cookbook.credentials import without_credentials
 from cookbook.data.repositories import check_repositories
 from cookbook.paths import cookbook_dir
 from cookbook.seams import Workspace
-from cookbook.testbeds.checkout import prepare_workspace, remove_workspace, sweep_stale_workspaces
+from cookbook.workspaces.checkout import prepare_workspace, remove_workspace, sweep_stale_workspaces
 
 
 class PlainCheckoutTestbed:

@@ -22,7 +22,7 @@ from cookbook.credentials import without_credentials
 from cookbook.files import file_lock
 from cookbook.paths import cookbook_dir
 from cookbook.seams import HarnessError
-from cookbook.testbeds.checkout import prepare_workspace
+from cookbook.workspaces.checkout import prepare_workspace
 
 TEST_RUNNER_INSTALL = "python -m pip install -q pytest"
 

@@ -28,6 +28,7 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
     circuit_breaker.py, credentials.py, machine.py   infrastructure errors that stop a loop; the
                     environment without provider keys; how many agent runs this machine holds
     stats.py        intervals and paired tests
-    notebook.py     the notebook run headless (papermill): the one copy of the loop
+    notebook.py     the notebook run headless (papermill): the one copy of the loop; it imports nothing of
+                    loop/ (the name of the run its own settings make moved to loop/config.py)
     cli.py          `python -m cookbook` (runs the notebook headless; compares optimizers; mines tasks; exports)
 """

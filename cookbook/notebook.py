@@ -1,5 +1,8 @@
 """The notebook, run headless: the one copy of the loop that the CLI (`run`, `demo`) and the comparison of
-optimizers (`cookbook.loop.compare`) execute with papermill, each with its own parameters."""
+optimizers (`cookbook.loop.compare`) execute with papermill, each with its own parameters.
+
+It imports nothing of the loop (the loop imports it): the run its own settings make is named by
+`cookbook.loop.config.notebook_run_name`."""
 
 from __future__ import annotations
 
@@ -39,12 +42,3 @@ def default_parameters() -> dict:
     namespace: dict = {}
     exec("".join(cell["source"]), namespace)  # the cell is plain assignments of settings
     return {name: value for name, value in namespace.items() if name.isupper()}
-
-
-def default_run_name() -> str:
-    """The run the notebook makes with its own settings (what `make demo` runs): named after its
-    configuration, in offline demo mode when no provider variable is set."""
-    from cookbook.llm.endpoints import offline
-    from cookbook.loop import LoopConfig
-
-    return LoopConfig.from_parameters(default_parameters(), offline=offline()).run_name

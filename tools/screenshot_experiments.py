@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cookbook.notebook import default_run_name
+from cookbook.loop.config import notebook_run_name
 from cookbook.paths import cookbook_dir
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import list_versions, prompt_id, prompt_name, versions_url
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="test", help="whose dataset's experiments page (train or test)")
     parser.add_argument("--out-dir", type=Path, default=cookbook_dir() / "screenshots")
     args = parser.parse_args(argv)
-    args.run_name = args.run_name or default_run_name()
+    args.run_name = args.run_name or notebook_run_name()
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         sys.exit("chromium is not installed: apt-get install chromium (make screenshot does it)")

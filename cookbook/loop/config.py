@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cookbook.agents import AGENTS
 from cookbook.llm.endpoints import ROLES, default_model
+from cookbook.llm.endpoints import offline as no_provider_is_set
 from cookbook.llm.models import DEMO_MODEL
+from cookbook.notebook import default_parameters
 from cookbook.seams import ConfigurationError
 
 BASELINE_PROMPT = (
@@ -261,3 +263,10 @@ def describe_errors(error: ValidationError) -> str:
             message = f"{where} = {item['input']!r}: {message}"
         lines.append(f"configuration: {message}")
     return "\n".join(lines)
+
+
+def notebook_run_name() -> str:
+    """The run the notebook makes with its own settings (what `make demo` runs): named after its
+    configuration, in offline demo mode when no provider variable is set. (It was
+    `cookbook.notebook.default_run_name`: here, the notebook module imports nothing of the loop.)"""
+    return LoopConfig.from_parameters(default_parameters(), offline=no_provider_is_set()).run_name

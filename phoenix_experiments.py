@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pandas as pd
 
-from cookbook.loop.rules import select_best
+from cookbook.loop.selection import select_best
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import (
     RulesetVersion,

@@ -17,8 +17,9 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
                     transcripts, the scripted server (the only test double) and the offline demo's script
     data/           datasets, splits, the bundled benchmark, repository mirrors
     mining/         SWE-bench tasks mined from a repository's history, kept when their tests say so
-    loop/           the optimization run: configuration, files and candidates, stop rules and selection
-                    policies, the comparison of optimizers, the transfer of a ruleset to other agents
+    loop/           the optimization run: configuration, files and candidates, stop rules (stopping.py) and
+                    selection policies (selection.py; the two were rules.py), the comparison of optimizers,
+                    the transfer of a ruleset to other agents
     rulesets.py     rules with ids and counters, dropping, merging, token caps, leaks
     export.py       a run's ruleset where agents read it: .clinerules/, .clinerules, AGENTS.md, CLAUDE.md
     trajectories.py what an agent did, condensed from its transcript for the judge

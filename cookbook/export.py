@@ -33,8 +33,8 @@ from pathlib import Path
 import pandas as pd
 
 from cookbook.files import atomic_write_text
-from cookbook.loop.rules import select_best
 from cookbook.loop.run import load_results, run_paths
+from cookbook.loop.selection import select_best
 from cookbook.rulesets import parse_rules
 from cookbook.seams import ConfigurationError
 from cookbook.stats import accuracy, compare, scored

@@ -7,7 +7,8 @@ import pytest
 from conftest import run_notebook
 
 from cookbook.loop import run_paths
-from cookbook.loop.rules import AnyOf, Budget, Patience, loops_without_improvement, select_best
+from cookbook.loop.selection import select_best
+from cookbook.loop.stopping import AnyOf, Budget, Patience, loops_without_improvement
 
 
 def test_selection_uses_validation_never_test():

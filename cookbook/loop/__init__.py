@@ -1,6 +1,8 @@
 """The optimization run the notebook drives: its configuration (`config.py`), its files, history and
-candidates (`run.py`), the rules between loops — budgets, early stopping, the selection policies
-(`rules.py`) — and the comparison of optimizers on one run's data (`compare.py`)."""
+candidates (`run.py`), what is decided between loops — whether to stop (`stopping.py`: budgets, early
+stopping) and which candidate the next ruleset grows from (`selection.py`: the selection policies, the one
+definition of best); these two were `rules.py` — and the comparison of optimizers on one run's data
+(`compare.py`)."""
 
 from cookbook.loop.config import LoopConfig
 from cookbook.loop.run import OptimizationRun, load_results, read_ruleset_file, run_paths

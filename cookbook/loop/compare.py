@@ -38,8 +38,8 @@ from tqdm.auto import tqdm
 
 from cookbook.files import atomic_write_text
 from cookbook.loop.config import LoopConfig
-from cookbook.loop.rules import select_best
 from cookbook.loop.run import load_results, run_paths, saved_config
+from cookbook.loop.selection import select_best
 from cookbook.notebook import execute_notebook
 from cookbook.paths import cookbook_dir
 from cookbook.seams import ConfigurationError

@@ -19,18 +19,8 @@ import pandas as pd
 from cookbook.data import load_instances, split_instances
 from cookbook.files import atomic_write_text
 from cookbook.loop.config import LoopConfig
-from cookbook.loop.rules import (
-    AnyOf,
-    Budget,
-    Candidate,
-    Choice,
-    Latest,
-    Patience,
-    StopRule,
-    known_sum,
-    make_selection,
-    select_best,
-)
+from cookbook.loop.selection import Candidate, Choice, Latest, make_selection, select_best
+from cookbook.loop.stopping import AnyOf, Budget, Patience, StopRule, known_sum
 from cookbook.mining import dataset_file
 from cookbook.paths import PROJECT_DIR
 from cookbook.rulesets import find_leaks, parse_rules, render_rules, ruleset_tokens
@@ -286,7 +276,7 @@ class OptimizationRun:
             "ruleset": ruleset,
         }
 
-    # -- candidates and selection (see cookbook/loop/rules.py: the loop that runs a candidate scores it) -----
+    # -- candidates and selection (see cookbook/loop/selection.py: the loop that runs a candidate scores it) -
     def candidates(self, loop: int, ruleset: str, results: dict[str, pd.DataFrame | None]) -> list[Candidate]:
         """Every ruleset run up to `loop`, with its results: the earlier loops' from their files (the ruleset
         each ran is in its history row), `loop`'s from `ruleset` and `results`."""

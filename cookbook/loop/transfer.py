@@ -17,8 +17,8 @@ import pandas as pd
 
 from cookbook.files import atomic_write_text
 from cookbook.llm.endpoints import role_endpoints
-from cookbook.loop.rules import select_best
 from cookbook.loop.run import OptimizationRun, load_results
+from cookbook.loop.selection import select_best
 from cookbook.stats import compare, errors
 
 COLUMNS = ["agent", "model", "ruleset_loop", "instances", "empty", "ruleset", "fixed", "broken", "p_value", "errors"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 import pandas as pd
 
-from cookbook.loop.rules import select_best
+from cookbook.loop.selection import select_best
 from cookbook.phoenix.scores import SplitScore
 
 NAME_RULE = re.compile(r"^[a-z0-9]([_a-z0-9-]*[a-z0-9])?$")  # Phoenix's rule for prompt and tag names

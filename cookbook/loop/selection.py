@@ -1,11 +1,10 @@
-"""Rules between loops, as small objects that combine (after gepa's `utils/stop_condition.py`).
+"""Selection between loops: which loop is best, and which candidate the next ruleset grows from.
 
-A *stop rule* looks at the history of finished loops (one row per loop: accuracies, tokens, costs) and
-returns a reason to stop before the next loop, or None. `AnyOf` stops at the first rule that does.
 "Best" is defined once (`best_loop`): the highest accuracy (`cookbook.stats.accuracy`: the share of scored
 runs that pass) on validation when there is one, else train, never test; ties go to the earlier loop, and a
 loop with no scored run is never best while another has one. `select_best` applies it to the history (the
-report, Phoenix's `best` tag, early stopping), the `Best` policy to the candidates: the same numbers.
+report, Phoenix's `best` tag, early stopping: `cookbook.loop.stopping.Patience`), the `Best` policy to the
+candidates: the same numbers.
 
 A *selection policy* picks the candidate the next ruleset grows from. A **candidate** is a ruleset some
 loop ran, with that loop's results: loop N runs candidate N (the ruleset learned in loop N-1; loop 0: the
@@ -21,6 +20,9 @@ rewrites the chosen one from that candidate's own judged training runs:
   dominated by others (on every front they are on, another remaining candidate is too) are removed, the
   lowest-scoring first; one is drawn with a weight of how many fronts it is on, by a generator seeded
   with the run's seed and the loop, so the draw is the same when the loop is run again.
+
+(The selection policies and the stop rules were one module, `loop/rules.py`: the stop rules are
+`cookbook.loop.stopping`.)
 """
 
 from __future__ import annotations
@@ -33,24 +35,6 @@ from typing import Protocol
 import pandas as pd
 
 from cookbook.stats import accuracy, pass_rates
-
-
-def loop_tokens(row: dict) -> int:
-    return int(row.get("agent_tokens", 0) + row.get("judge_tokens", 0) + row.get("optimizer_tokens", 0))
-
-
-COST_COLUMNS = ("agent_cost_usd", "judge_cost_usd", "optimizer_cost_usd")
-
-
-def known_sum(values) -> float | None:
-    """The sum of the costs that are known; None when none is (a model with no price: a scripted one)."""
-    known = [float(v) for v in values if v is not None and not pd.isna(v)]
-    return sum(known) if known else None
-
-
-def loop_cost_usd(row: dict) -> float:
-    """The loop's known cost (a stage whose models have no price counts 0: a USD budget refuses such models)."""
-    return known_sum(row.get(k) for k in COST_COLUMNS) or 0.0
 
 
 def best_loop(scores: dict[int, float]) -> int:
@@ -73,80 +57,6 @@ def select_best(history: pd.DataFrame) -> int:
     return best_loop({int(loop): float(score) for loop, score in zip(history["loop"], history[column], strict=True)})
 
 
-def loops_without_improvement(history: pd.DataFrame) -> int:
-    """How many finished loops came after the best one (by `select_best`)."""
-    return int(history["loop"].max()) - select_best(history)
-
-
-class StopRule(Protocol):
-    def __call__(self, history: pd.DataFrame) -> str | None:
-        """A reason to stop before the next loop, or None."""
-        ...
-
-
-@dataclass
-class Budget:
-    """Stop before a loop whose estimated spend (the last loop's) would take the total over `limit`, in
-    `unit`: "tokens" or "usd"."""
-
-    limit: float
-    unit: str = "tokens"
-
-    def _amount(self, value: float) -> str:
-        return f"{value:,.0f} tokens" if self.unit == "tokens" else f"${value:.2f}"
-
-    def __call__(self, history: pd.DataFrame) -> str | None:
-        measure = loop_tokens if self.unit == "tokens" else loop_cost_usd
-        rows = history.to_dict("records")
-        if not rows:
-            return None
-        spent, estimate = sum(map(measure, rows)), measure(rows[-1])
-        if spent + estimate <= self.limit:
-            return None
-        return (
-            f"budget: {self._amount(spent)} spent, the next loop is estimated at {self._amount(estimate)}, "
-            f"over the budget of {self._amount(self.limit)}"
-        )
-
-
-@dataclass
-class Patience:
-    """Stop when `loops` loops have passed without improving on the best (validation, else train)."""
-
-    loops: int
-
-    def __call__(self, history: pd.DataFrame) -> str | None:
-        if len(history) and loops_without_improvement(history) >= self.loops:
-            on = "validation" if history.get("validation_size", pd.Series([0])).fillna(0).max() else "train"
-            return f"early stopping: no improvement on {on} for {self.loops} loop(s)"
-        return None
-
-
-@dataclass
-class AnyOf:
-    """Stop at the first rule that gives a reason."""
-
-    rules: tuple[StopRule, ...] = ()
-
-    def __call__(self, history: pd.DataFrame) -> str | None:
-        return next((reason for rule in self.rules if (reason := rule(history))), None)
-
-
-def estimate_line(loop: int, history: pd.DataFrame) -> str:
-    """What the next loop will probably cost (the last loop's cost), and what was spent so far."""
-    rows = history.to_dict("records")
-    if not rows:
-        return f"loop {loop}: no estimate yet (the first loop's cost is the estimate of the next)"
-    priced = known_sum(row.get(k) for row in rows for k in COST_COLUMNS) is not None
-    spent = sum(map(loop_cost_usd, rows))
-    estimate, total = (f"${loop_cost_usd(rows[-1]):.2f}", f"${spent:.2f}") if priced else ("$n/a", "$n/a: no prices")
-    return (
-        f"loop {loop}: estimated cost ~{loop_tokens(rows[-1]):,} tokens, {estimate} "
-        f"(spent so far {sum(map(loop_tokens, rows)):,} tokens, {total})"
-    )
-
-
-# -- selection --------------------------------------------------------------------------------------------
 @dataclass
 class Candidate:
     """A ruleset a loop ran, with that loop's results per split (the loop that runs a candidate scores it)."""

@@ -24,8 +24,8 @@ from benchmarks.bench_loop import MemorySampler, children_cpu
 from cookbook.data import load_instances
 from cookbook.docker_engine import OWNER_LABEL, owner
 from cookbook.images import with_spec
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.machine import AGENT_RUN_GB
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from run_act import run_act
 

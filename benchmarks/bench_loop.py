@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from cookbook.data import load_instances
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from evaluate import Judge, evaluate_results
 from run_act import run_act

@@ -9,8 +9,8 @@ import pandas as pd
 
 from cookbook.data import load_instances
 from cookbook.llm.client import LLMClient
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.llm.tokens import count_message_tokens
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 from optimizer import PromptLearningOptimizer
 

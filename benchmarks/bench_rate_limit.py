@@ -12,7 +12,7 @@ import httpx
 
 from cookbook.llm.gateway import Gateway
 from cookbook.llm.rate_limit import RateLimiter
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 
 WORKERS, LIMIT, PERIOD_S, DURATION_S = 64, 100, 5.0, 30.0

@@ -33,7 +33,7 @@ from pathlib import Path
 from cookbook.agents.cline import ClineAgent
 from cookbook.data import load_instances
 from cookbook.llm.gateway import Gateway
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, turn
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, turn
 from cookbook.seams import AgentTask, Endpoint
 from cookbook.testbeds.docker import DockerTestbed
 from cookbook.testbeds.local import LocalTestbed

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from cookbook.llm.gateway import Gateway
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall
 from cookbook.seams import Endpoint
 
 

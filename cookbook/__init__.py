@@ -13,13 +13,14 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
                     Phoenix's and mining's (moved up from harnesses/: used by five modules outside it)
     images/         instance images for rows without them (Debian base, environment, instance), eval scripts
     llm/            an endpoint per role, the judge's and optimizer's client, what is known of models
-                    (reasoning, limits) and their prices, tokens, the recording gateway and its
-                    transcripts, the scripted server (the only test double) and the offline demo's script
+                    (reasoning, limits) and their prices, tokens, the recording gateway and its transcripts
+    scripted/       the scripted server (the only test double) and the offline demo's script (moved out of
+                    llm/; the three roles' endpoints, which start the demo's server, are loop/endpoints.py)
     data/           datasets, splits, the bundled benchmark, repository mirrors
     mining/         SWE-bench tasks mined from a repository's history, kept when their tests say so
-    loop/           the optimization run: configuration, files and candidates, stop rules (stopping.py) and
-                    selection policies (selection.py; the two were rules.py), the comparison of optimizers,
-                    the transfer of a ruleset to other agents
+    loop/           the optimization run: configuration, the three roles' endpoints (offline: the demo's),
+                    files and candidates, stop rules (stopping.py) and selection policies (selection.py; the
+                    two were rules.py), the comparison of optimizers, the transfer of a ruleset to other agents
     rulesets.py     rules with ids and counters, dropping, merging, token caps, leaks
     export.py       a run's ruleset where agents read it: .clinerules/, .clinerules, AGENTS.md, CLAUDE.md
     trajectories.py what an agent did, condensed from its transcript for the judge

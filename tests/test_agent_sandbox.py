@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import leftover_containers
 
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 
 pytestmark = pytest.mark.slow
 

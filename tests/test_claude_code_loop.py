@@ -11,11 +11,11 @@ import pytest
 from cookbook.agents.claude_code import ClaudeCodeAgent
 from cookbook.llm.endpoints import provider_variables
 from cookbook.llm.messages import system_prompt
-from cookbook.llm.offline_demo import RULE_KEYWORD, DemoScript
 from cookbook.llm.ping import PING
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, task_of, turn
 from cookbook.loop import read_ruleset_file, run_paths
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.demo import RULE_KEYWORD, DemoScript
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, task_of, turn
 
 pytestmark = pytest.mark.slow
 

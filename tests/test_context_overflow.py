@@ -14,10 +14,10 @@ import pytest
 from cookbook.agents.claude_code import ClaudeCodeAgent
 from cookbook.llm.endpoints import provider_variables
 from cookbook.llm.gateway import Gateway
-from cookbook.llm.offline_demo import DemoScript
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, turn
 from cookbook.loop import run_paths
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.demo import DemoScript
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, turn
 from cookbook.seams import Endpoint
 from run_act import run_act
 

@@ -15,10 +15,10 @@ from conftest import leftover_containers
 
 from cookbook.images import with_spec
 from cookbook.images.build import build_image
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.loop import run_paths
 from cookbook.machine import default_workers, footprint
 from cookbook.paths import PROJECT_DIR, cookbook_dir
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from cookbook.testbeds.docker import DockerTestbed
 from cookbook.workspaces.checkout import collect_patch

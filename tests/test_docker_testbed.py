@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from cookbook.docker_engine import DockerUnavailable
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 from cookbook.testbeds.docker import Container
 from run_act import run_act

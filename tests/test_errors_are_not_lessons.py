@@ -18,10 +18,10 @@ from conftest import logged_requests, run_notebook, wait_until_gone
 
 from cookbook.circuit_breaker import CircuitBreaker, InfrastructureFailure
 from cookbook.llm.endpoints import provider_variables
-from cookbook.llm.offline_demo import DemoScript
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.loop import LoopConfig, OptimizationRun, run_paths
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.demo import DemoScript
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from cookbook.workspaces.checkout import sweep_stale_workspaces
 from run_act import run_act

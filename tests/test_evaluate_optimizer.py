@@ -9,8 +9,8 @@ import pytest
 
 from cookbook.llm.client import LLMClient
 from cookbook.llm.messages import messages_text
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.llm.tokens import count_message_tokens
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 from evaluate import evaluate_results
 from optimizer import PromptLearningOptimizer, find_leaks, parse_rules, render_rules

@@ -17,11 +17,11 @@ from cookbook.cli import main
 from cookbook.export import SECTION_BEGIN, SECTION_END, ChosenRuleset, choose_ruleset, export_ruleset, folder_files
 from cookbook.llm.gateway import Gateway
 from cookbook.llm.messages import system_prompt
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.llm.transcripts import requests
 from cookbook.loop import run_paths
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import list_versions, prompt_name
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import AgentTask, ConfigurationError, Endpoint
 from cookbook.testbeds.local import LocalTestbed
 from phoenix_experiments import phoenix_client

@@ -11,9 +11,9 @@ import pytest
 
 from cookbook.llm.gateway import Gateway
 from cookbook.llm.prices import cost_usd
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.llm.transcripts import conversation, requests
 from cookbook.llm.usage import Usage
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from run_act import run_act
 

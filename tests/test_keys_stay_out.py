@@ -9,10 +9,10 @@ import pytest
 from conftest import run_notebook
 
 from cookbook.llm.endpoints import provider_variables
-from cookbook.llm.offline_demo import DemoScript
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.loop import run_paths
 from cookbook.paths import cookbook_dir
+from cookbook.scripted.demo import DemoScript
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import pytest
 from conftest import leftover_containers, logged_requests, run_notebook
 
 from cookbook.llm.messages import system_prompt
-from cookbook.llm.offline_demo import RULE_KEYWORD, final_reply, shell_call
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, patch_as_tool_calls, task_of, turn
 from cookbook.llm.transcripts import requests
 from cookbook.loop import read_ruleset_file, run_paths
+from cookbook.scripted.demo import RULE_KEYWORD, final_reply, shell_call
+from cookbook.scripted.server import Reply, ScriptedLLM, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from run_act import run_act
 

@@ -18,12 +18,12 @@ from mined_repo import F2P, WINDOW, commit, git, make_widgets
 
 from cookbook.data import DatasetError
 from cookbook.llm.endpoints import provider_variables
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.loop import run_paths
 from cookbook.mining import dataset_file, is_mined
 from cookbook.mining.history import History, is_doc_file, is_test_file, statement_material
 from cookbook.mining.statements import problem_statement, statement_client
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.server import Reply, ScriptedLLM
 
 LITE = Path(__file__).resolve().parents[2] / "shared" / "swebench-lite"
 FLASK = LITE / "mirrors" / "pallets__flask.git"

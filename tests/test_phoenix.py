@@ -11,8 +11,8 @@ import pytest
 
 from cookbook.llm.client import LLMClient
 from cookbook.llm.http_service import BackgroundHTTPService
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.loop import LoopConfig, OptimizationRun
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 from evaluate import evaluate_results
 from phoenix_experiments import (

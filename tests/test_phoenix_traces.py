@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from cookbook.llm.gateway import Gateway
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, turn
 from cookbook.phoenix import rest
 from cookbook.phoenix.otlp import SpanRecord, TraceRecord, send
 from cookbook.phoenix.runs import log_rows, open_experiment
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, turn
 from cookbook.seams import Endpoint
 from phoenix_experiments import create_dataset, log_experiment_to_phoenix, phoenix_client
 

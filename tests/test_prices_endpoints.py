@@ -7,11 +7,12 @@ import pytest
 
 from cookbook.llm import prices
 from cookbook.llm.client import LLMClient
-from cookbook.llm.endpoints import ConfigurationError, offline, provider_variables, role_endpoints
+from cookbook.llm.endpoints import ConfigurationError, offline, provider_variables
 from cookbook.llm.prices import cost_usd, price
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.llm.usage import Usage, usage_from
 from cookbook.loop.config import LoopConfig
+from cookbook.loop.endpoints import role_endpoints
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 
 

@@ -14,10 +14,10 @@ from conftest import logged_requests
 
 from cookbook.llm.endpoints import provider_variables
 from cookbook.llm.messages import system_prompt
-from cookbook.llm.offline_demo import DemoScript
-from cookbook.llm.scripted_server import ScriptedLLM
 from cookbook.loop import LoopConfig, read_ruleset_file, run_paths
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.demo import DemoScript
+from cookbook.scripted.server import ScriptedLLM
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,10 @@ from conftest import logged_requests, run_notebook
 from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import provider_variables
 from cookbook.llm.messages import messages_text, system_prompt
-from cookbook.llm.offline_demo import DemoScript
-from cookbook.llm.scripted_server import Reply, ScriptedLLM
 from cookbook.loop import run_paths
 from cookbook.rulesets import Rule, merge_near_duplicates, ruleset_tokens, similarity
+from cookbook.scripted.demo import DemoScript
+from cookbook.scripted.server import Reply, ScriptedLLM
 from cookbook.seams import Endpoint
 from evaluate import evaluate_results
 from optimizer import PromptLearningOptimizer

@@ -15,8 +15,8 @@ from conftest import processes_mentioning, wait_until_gone
 from cookbook.agents.claude_code import ClaudeCodeAgent
 from cookbook.agents.cline import ClineAgent
 from cookbook.llm.messages import system_prompt
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.paths import PROJECT_DIR
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from run_act import run_act
 

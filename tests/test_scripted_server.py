@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall
 
 KEY = "sk-test"
 ARGUMENTS = {"path": "src/module.py", "old_text": "return a - b\n", "new_text": "return a + b\n"}

@@ -10,9 +10,9 @@ from conftest import run_notebook
 from cookbook.llm.client import LLMClient
 from cookbook.llm.endpoints import provider_variables
 from cookbook.llm.messages import messages_text, system_prompt
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, patch_as_tool_calls, task_of, turn
 from cookbook.loop import LoopConfig, OptimizationRun, read_ruleset_file, run_paths
 from cookbook.loop.selection import Best, Candidate, Latest, Pareto, make_selection, pareto_front
+from cookbook.scripted.server import Reply, ScriptedLLM, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from optimizer import PromptLearningOptimizer
 

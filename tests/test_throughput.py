@@ -8,8 +8,8 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.machine import AGENT_RUN_GB, choose_workers, default_workers, footprint, memory_fit
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, turn
 from cookbook.seams import Endpoint
 from evaluate import Judge, evaluate_results
 from run_act import run_act

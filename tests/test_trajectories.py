@@ -9,8 +9,8 @@ import pytest
 from cookbook.agents.claude_code import ClaudeCodeAgent
 from cookbook.llm.client import LLMClient
 from cookbook.llm.messages import messages_text
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, turn
 from cookbook.llm.transcripts import TranscriptWriter
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, turn
 from cookbook.seams import Endpoint
 from cookbook.trajectories import condense, read_steps
 from evaluate import evaluate_results

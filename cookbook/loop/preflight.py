@@ -13,8 +13,8 @@ import time
 
 from cookbook.agents import make_agent
 from cookbook.harnesses import choose_harness, get_harness
-from cookbook.llm.endpoints import RoleEndpoints
 from cookbook.llm.ping import ping
+from cookbook.loop.endpoints import RoleEndpoints
 from cookbook.loop.run import OptimizationRun
 from cookbook.machine import choose_workers, footprint, memory_fit
 from cookbook.seams import CookbookError

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pandas as pd
 
 from cookbook.files import atomic_write_text
-from cookbook.llm.endpoints import role_endpoints
+from cookbook.loop.endpoints import role_endpoints
 from cookbook.loop.run import OptimizationRun, load_results
 from cookbook.loop.selection import select_best
 from cookbook.stats import compare, errors

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from cookbook.llm import scripted_wire as wire
 from cookbook.llm.http_service import BackgroundHTTPService, send_json
 from cookbook.llm.messages import messages_text
 from cookbook.llm.models import ModelLimits, is_reasoning, limits
 from cookbook.llm.tokens import count_message_tokens, count_tokens
+from cookbook.scripted import wire
 
 
 @dataclass

@@ -23,7 +23,7 @@ import re
 
 from cookbook.llm.messages import messages_text, system_prompt
 from cookbook.llm.models import DEMO_MODEL
-from cookbook.llm.scripted_server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, tool_names
+from cookbook.scripted.server import Reply, ScriptedLLM, ToolCall, patch_as_tool_calls, task_of, tool_names
 
 RULE_KEYWORD = "python -m pytest"
 JUDGE_IMPROVEMENT = (

@@ -1,3 +1,5 @@
+"""`python -m cookbook`: the command line (`cookbook.cli`)."""
+
 import sys
 
 from cookbook.cli import main

@@ -1,6 +1,8 @@
 """The cookbook's support package. The user's card — `run_act.py`, `evaluate.py`, `optimizer.py`,
 `phoenix_experiments.py` and the notebook — sits at the top of the repository; everything they stand on
-is here, one folder per kind of part. Start with `seams.py`: the protocols the parts meet at.
+is here, one folder per kind of part. Start with `seams.py`: the protocols the parts meet at. Folders import
+each other one way only (`tests/test_structure.py` refuses a cycle): a piece several folders share sits below
+them all, in a folder or module of its own (issue 25 moved grading.py, workspaces/, scripted/ there).
 
     seams.py        Agent, Testbed (and its Sandbox), Harness, Endpoint, and the records that cross them
     agents/         Cline, Claude Code, mini-swe-agent, Cline in a Modal sandbox (the registry: AGENT_CLASSES)
@@ -21,7 +23,7 @@ is here, one folder per kind of part. Start with `seams.py`: the protocols the p
     loop/           the optimization run: configuration, the three roles' endpoints (offline: the demo's),
                     files and candidates, stop rules (stopping.py) and selection policies (selection.py; the
                     two were rules.py), the comparison of optimizers, the transfer of a ruleset to other agents
-    rulesets.py     rules with ids and counters, dropping, merging, token caps, leaks
+    rulesets.py     the agent's rules: ids and counters, dropping, merging, token caps, leaks
     export.py       a run's ruleset where agents read it: .clinerules/, .clinerules, AGENTS.md, CLAUDE.md
     trajectories.py what an agent did, condensed from its transcript for the judge
     docker_engine.py, modal_cloud.py   the Docker engine (check, labels, sweep) and Modal's client

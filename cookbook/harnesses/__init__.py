@@ -9,6 +9,10 @@
 The harness follows the data (`default_harness`): the bundled benchmark, whose repositories install with pip,
 is scored locally; every other dataset in Docker — in the images its rows name, or in environments built
 from each row's repository and date (`cookbook.images`), never on this machine's own Python.
+
+Applying a patch and reading a test log as SWE-bench does is `cookbook.grading` (it was `grading.py` here; the
+judge, Phoenix, the rulesets and mining use it too), and the local harness's checkouts and virtualenvs are
+`cookbook.workspaces`.
 """
 
 from __future__ import annotations

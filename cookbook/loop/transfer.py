@@ -93,7 +93,7 @@ def agent_endpoint(run: OptimizationRun, agent: str, model: str | None):
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """The table as the README shows it."""
+    """The table as docs/learning.md shows it."""
     lines = [
         "| agent | model | instances | no rules | learned rules | fixed | broken | McNemar p | rules on the wire |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pandas as pd
 
+from cookbook.agents import agent_class
 from cookbook.loop.selection import select_best
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import (
@@ -199,7 +200,7 @@ def log_ruleset_version(
         c.baseline_prompt,
         ruleset,
         c.agent_model,
-        "ANTHROPIC" if c.agent == "claude-code" else "OPENAI",
+        _provider(c),
         {split: split_score(df) for split, df in ran.items()},
         best,
         chosen_on,
@@ -236,7 +237,7 @@ def log_learned_ruleset(hostname: str | None, api_key: str | None, run: Optimiza
     best = select_best(history)
     chosen_on = "validation" if len(run.splits["validation"]) else "train"
     verdict = f"grown from loop {grown_from}'s ruleset; loop {best} is best so far on {chosen_on}"
-    provider = "ANTHROPIC" if c.agent == "claude-code" else "OPENAI"
+    provider = _provider(c)
     version = RulesetVersion(
         *(c.run_name, last + 1, c.baseline_prompt, ruleset, c.agent_model, provider, {}, best, chosen_on, verdict),
         learned=True,
@@ -393,3 +394,8 @@ class ExperimentFeed:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+
+
+def _provider(c) -> str:
+    """The Prompt's model provider: the wire API the run's agent reached its model by."""
+    return (c.agent_api or agent_class(c.agent).api).upper()

@@ -24,19 +24,18 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cookbook.agent_run import AgentRunner, instance_dir
-from cookbook.agents import make_agent
+from cookbook.agents import agent_api
+from cookbook.assembly import assemble
 from cookbook.circuit_breaker import CircuitBreaker
 from cookbook.credentials import remember_secret
 from cookbook.data import load_instances
-from cookbook.harnesses import choose_harness, get_harness
-from cookbook.llm.endpoints import agent_api, endpoint_for
+from cookbook.llm.endpoints import endpoint_for
 from cookbook.llm.gateway import Gateway
 from cookbook.llm.rate_limit import RateLimiter
 from cookbook.machine import choose_workers
 from cookbook.mining import dataset_file
 from cookbook.paths import cookbook_dir
 from cookbook.seams import ERROR, Agent, Endpoint, Harness
-from cookbook.testbeds import make_testbed
 
 RESULT_COLUMNS = [
     "instance_id",
@@ -125,14 +124,11 @@ def run_act(
     splits = instance_ids if isinstance(instance_ids, dict) else {split: instance_ids}
     chosen = _instances(dataset_name, split, splits)
     instances = [inst for rows in chosen.values() for inst in rows]
-    endpoint = endpoint or endpoint_for(role="agent", api=agent_api(getattr(agent, "name", agent)))
-    if isinstance(agent, str):
-        agent = make_agent(agent, endpoint.model)
-    harness = choose_harness(harness, instances)  # None: the data's (docker when rows name images); refuses misfits
-    if isinstance(harness, str):
-        harness = get_harness(harness, workers=1, repos_dir=repos_dir)
+    endpoint = endpoint or endpoint_for(role="agent", api=agent_api(agent))
+    # None: the data's harness (docker when rows name images); a misfit is refused before any work
+    parts = assemble(agent, endpoint.model, harness, instances, repos_dir, workers=1)
+    agent, harness, testbed = parts.agent, parts.harness, parts.testbed
     remember_secret(endpoint.api_key)  # no process the agent starts may see it
-    testbed = make_testbed(harness.name, agent, repos_dir)
     testbed.check(instances)  # before any agent starts: engine, repositories, base commits
     harness.check(instances)
     runner = AgentRunner(

@@ -3,6 +3,10 @@
 is here, one folder per kind of part. Start with `seams.py`: the protocols the parts meet at. Folders import
 each other one way only (`tests/test_structure.py` refuses a cycle): a piece several folders share sits below
 them all, in a folder or module of its own (issue 25 moved grading.py, workspaces/, scripted/ there).
+Each seam has one registry, name → class, that everything listing names reads: AGENT_CLASSES
+(agents/), TESTBED_CLASSES (testbeds/), HARNESS_CLASSES (harnesses/). An agent declares its own wire API
+(`api`), a harness the testbed its agents run in (`testbed`); `assembly.py` puts the three together for
+run_act and the preflight. Adding an agent is one file and one line in AGENT_CLASSES.
 
     seams.py        Agent, Testbed (and its Sandbox), Harness, Endpoint, and the records that cross them
     agents/         Cline, Claude Code, mini-swe-agent, Cline in a Modal sandbox (the registry: AGENT_CLASSES)
@@ -28,7 +32,9 @@ them all, in a folder or module of its own (issue 25 moved grading.py, workspace
     trajectories.py what an agent did, condensed from its transcript for the judge
     docker_engine.py, modal_cloud.py   the Docker engine (check, labels, sweep) and Modal's client
     phoenix/        what Phoenix shows: Prompt versions, experiment runs and their traces, the server
+    assembly.py     the agent, the harness and the testbed of a run, put together (run_act, the preflight)
     agent_run.py    one agent run of run_act: testbed, agent through the gateway, patch, score, row
+    registry.py     a seam's registry: name → "module:class", imported when asked for
     circuit_breaker.py, credentials.py, machine.py   infrastructure errors that stop a loop; the
                     environment without provider keys; how many agent runs this machine holds
     stats.py        intervals and paired tests

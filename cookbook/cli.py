@@ -267,7 +267,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for name, field in LoopConfig.model_fields.items():
         if name == "baseline_prompt":
             continue
-        choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else None
+        literals = [
+            a for a in (field.annotation, *typing.get_args(field.annotation)) if typing.get_origin(a) is typing.Literal
+        ]
+        choices = typing.get_args(literals[0]) if literals else None  # a Literal, or a Literal or None
         numeric = {t for t in (int, float) if t in (field.annotation, *typing.get_args(field.annotation))}
         if field.annotation is bool:
             kind = _boolean
@@ -294,6 +297,8 @@ def _boolean(value: str) -> bool:
 
 
 def parser() -> argparse.ArgumentParser:
+    from cookbook.harnesses import HARNESSES
+
     main_parser = argparse.ArgumentParser(
         prog="python -m cookbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -354,9 +359,7 @@ def parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--split", default="test")
     validate.add_argument("--repos-dir", default=None, help="folder of mirrors named <owner>__<name>.git")
-    validate.add_argument(
-        "--harness", default=None, choices=["local", "docker", "modal"], help="default: follow the data"
-    )
+    validate.add_argument("--harness", default=None, choices=HARNESSES, help="default: follow the data")
     validate.add_argument("--instances", default=None, help="only these instance ids (comma-separated; * patterns)")
     validate.add_argument("--repos", default=None, help="only these repositories (owner/name, comma-separated)")
     validate.add_argument("--out", default=None, help="write the rows that keep the rule to this .jsonl")

@@ -191,9 +191,11 @@ class Agent(Protocol):
     """A coding agent. `rules_file` is where in the workspace it reads its rules ("" if they are passed
     otherwise); `brings_environment` is True for an agent that runs somewhere of its own (a sandbox made
     from the instance image), so it needs only a plain checkout to bring its patch back to. `files` are
-    the folders of this machine its process needs where it runs (its installation), given to it read-only."""
+    the folders of this machine its process needs where it runs (its installation), given to it read-only.
+    `api` is the wire API it reaches its model by unless configured otherwise ("openai" or "anthropic")."""
 
     name: str
+    api: str
     rules_file: str
     brings_environment: bool
     files: tuple[Path, ...]
@@ -235,10 +237,13 @@ class ScoreResult:
 
 
 class Harness(Protocol):
-    """Scores patches. `version` is part of the key of stored scores: bump it when grading changes."""
+    """Scores patches. `version` is part of the key of stored scores: bump it when grading changes.
+    `testbed` names the testbed an agent runs in for its patches to be scored here (`cookbook.testbeds`):
+    the environment the tests run in is the one the agent worked in."""
 
     name: str
     version: str
+    testbed: str
 
     def check(self, instances: list[dict]) -> None:
         """Raise HarnessError (with what to fix) when these instances cannot be scored here: no engine, no

@@ -13,12 +13,13 @@ kills the whole process group.
 
 from __future__ import annotations
 
-import importlib
-
+from cookbook.llm.endpoints import role_setting
+from cookbook.registry import load_class
 from cookbook.seams import Agent
 
 # The registry: name → its adapter ("module:class", imported when asked for). Everything that lists agents
-# (the configuration's choices, the CLI's, make_agent) reads it: adding an agent is one file and one line.
+# (the configuration's choices, the CLI's, make_agent, the wire API of its model) reads it: adding an agent
+# is one file and one line.
 AGENT_CLASSES = {
     "cline": "cookbook.agents.cline:ClineAgent",
     "cline-modal": "cookbook.agents.cline_modal:ModalClineAgent",
@@ -28,9 +29,19 @@ AGENT_CLASSES = {
 AGENTS = tuple(AGENT_CLASSES)
 
 
+def agent_class(name: str) -> type:
+    """The adapter class of the agent named `name` (one of AGENTS)."""
+    return load_class(AGENT_CLASSES, name, "agent")
+
+
 def make_agent(name: str, model: str, **options) -> Agent:
     """The agent named `name` (one of AGENTS) for `model`; options go to its adapter."""
-    if name not in AGENT_CLASSES:
-        raise ValueError(f"Unknown agent {name!r}; use one of {', '.join(AGENTS)}.")
-    module, cls = AGENT_CLASSES[name].split(":")
-    return getattr(importlib.import_module(module), cls)(model, **options)
+    return agent_class(name)(model, **options)
+
+
+def agent_api(agent: str | Agent | None) -> str | None:
+    """The wire API of the agent's model when none is configured: AGENT_API, else the one the agent (a name
+    or an adapter) declares (`api`: Claude Code speaks only Anthropic's Messages API), else None (the
+    default, "openai")."""
+    declared = agent_class(agent).api if isinstance(agent, str) else getattr(agent, "api", None)
+    return role_setting("agent", "API") or declared

@@ -19,6 +19,7 @@ ALLOWED_TOOLS = "Bash,Edit,MultiEdit,Write,Read,Glob,Grep,LS"
 
 class ClaudeCodeAgent:
     name = "claude-code"
+    api = "anthropic"  # it speaks only Anthropic's Messages API
     rules_file = ""
     brings_environment = False
 

@@ -40,6 +40,7 @@ class ClineAgent:
     """The Cline CLI against an OpenAI-compatible endpoint (the run's gateway URL)."""
 
     name = "cline"
+    api = "openai"  # chat completions, any OpenAI-compatible server
     rules_file = ".clinerules"
     brings_environment = False
 

@@ -45,6 +45,7 @@ class LoopSandbox(Namespaces):
 
 class MiniSweAgent:
     name = "mini-swe-agent"
+    api = "openai"  # chat completions, any OpenAI-compatible server
     rules_file = ""
     brings_environment = False
     files: tuple[Path, ...] = ()  # its commands are the sandbox's bash; nothing of this machine is mounted

@@ -24,26 +24,22 @@ import pandas as pd
 from cookbook.data.bundled import is_bundled_repo
 from cookbook.grading import NO_CHANGE_PATCH
 from cookbook.images import carries_images, refuse_images
+from cookbook.registry import load_class
 from cookbook.seams import ERROR, RESOLVED, UNRESOLVED, Harness
 
-HARNESSES = ("local", "docker", "modal")
+# The registry: name → its adapter ("module:class", imported when asked for). Everything that lists harnesses
+# (the configuration's choices, the CLI's, get_harness) reads it.
+HARNESS_CLASSES = {
+    "local": "cookbook.harnesses.local:LocalHarness",
+    "docker": "cookbook.harnesses.swebench:SWEBenchHarness",
+    "modal": "cookbook.harnesses.modal:ModalHarness",
+}
+HARNESSES = tuple(HARNESS_CLASSES)
 
 
 def get_harness(name: str, *, repos_dir: Path | str | None = None, **options) -> Harness:
-    """`"local"`, `"docker"` or `"modal"`; options go to the adapter (workers, timeout, progress …)."""
-    if name == "local":
-        from cookbook.harnesses.local import LocalHarness
-
-        return LocalHarness(repos_dir=repos_dir, **options)
-    if name == "docker":
-        from cookbook.harnesses.swebench import SWEBenchHarness
-
-        return SWEBenchHarness(repos_dir=repos_dir, **options)
-    if name == "modal":
-        from cookbook.harnesses.modal import ModalHarness
-
-        return ModalHarness(**options)  # the rows' registry images hold the repositories
-    raise ValueError(f"Unknown harness {name!r}; use one of {', '.join(HARNESSES)}.")
+    """The harness named `name` (one of HARNESSES); options go to the adapter (workers, timeout, progress …)."""
+    return load_class(HARNESS_CLASSES, name, "harness")(repos_dir=repos_dir, **options)
 
 
 def default_harness(instances: pd.DataFrame | list[dict]) -> str:

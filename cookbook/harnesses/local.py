@@ -41,6 +41,7 @@ class LocalHarness:
     """Scores patches by running the tests on this machine, in the repository's virtualenv."""
 
     name = "local"
+    testbed = "local"  # a checkout with the repository's virtualenv, as the tests run
     version = "3"  # part of the key of stored scores: bump when grading changes, so old verdicts are not reused
 
     def __init__(

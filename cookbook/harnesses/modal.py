@@ -34,6 +34,7 @@ class ModalHarness:
     """The rows' eval scripts in Modal sandboxes, `workers` at a time; `timeout` bounds one test run."""
 
     name = "modal"
+    testbed = "docker"  # the instance image's /testbed, the image the eval script runs in
     version = "1"
 
     def __init__(
@@ -44,6 +45,7 @@ class ModalHarness:
         progress: bool = False,
         cpu: float = 2.0,
         memory_mb: int = 4096,
+        repos_dir: Path | str | None = None,  # not read: the rows' registry images hold the repositories
     ):
         self.workers, self.timeout, self.progress = workers, timeout, progress
         self.runs_dir = Path(runs_dir) if runs_dir else cookbook_dir() / "modal_runs"

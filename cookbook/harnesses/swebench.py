@@ -61,6 +61,7 @@ class SWEBenchHarness:
     is where the mirrors of rows without images are (see `cookbook.data.repositories`)."""
 
     name = "docker"
+    testbed = "docker"  # the instance image's /testbed, the image the tests run in
     version = "2"  # part of the key of stored scores: bump when grading changes
 
     def __init__(

@@ -48,12 +48,6 @@ def default_model(role: str) -> str:
     return role_setting(role, "MODEL") or DEFAULT_MODELS[role]
 
 
-def agent_api(agent: str | None) -> str | None:
-    """The agent's API kind when none is configured: AGENT_API, else "anthropic" for Claude Code (which
-    speaks only Anthropic's Messages API), else None (the default, "openai")."""
-    return role_setting("agent", "API") or ("anthropic" if agent == "claude-code" else None)
-
-
 def endpoint_for(
     model: str | None = None,
     base_url: str | None = None,

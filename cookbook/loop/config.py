@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cookbook.agents import AGENTS
+from cookbook.harnesses import HARNESSES
 from cookbook.llm.endpoints import ROLES, default_model
 from cookbook.llm.endpoints import offline as no_provider_is_set
 from cookbook.llm.models import DEMO_MODEL
@@ -106,7 +107,7 @@ class LoopConfig(BaseModel):
         description="the optimizer's context window in TOKENS, as the cookbook passes it (400000 for gpt-5); "
         "None: the optimizer model's window where known",
     )
-    harness: Literal["local", "docker", "modal"] | None = Field(
+    harness: Literal[HARNESSES] | None = Field(
         None, description="local (no Docker), docker or modal; None: follow the data (docker for rows that name images)"
     )
     repos_dir: str | None = Field(None, description="folder of <owner>__<name>.git mirrors")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from cookbook.llm.endpoints import ROLES, agent_api, endpoint_for, offline
+from cookbook.agents import agent_api, agent_class
+from cookbook.llm.endpoints import ROLES, endpoint_for, offline
 from cookbook.llm.models import DEMO_MODEL
 from cookbook.seams import ConfigurationError, Endpoint
 
@@ -45,7 +46,7 @@ def role_endpoints(
     have a price (else ConfigurationError, before any paid work)."""
     models = {"agent": agent_model, "judge": judge_model, "optimizer": optimizer_model}
     if offline():
-        kind = "anthropic" if getattr(config, "agent", "") == "claude-code" else "openai"
+        kind = agent_class(getattr(config, "agent", None) or "cline").api  # the wire API the demo speaks
         endpoints = _demo_endpoints(instances, kind, quiet)
     else:
         built = {role: _configured(role, models[role], config) for role in ROLES}

@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import time
 
-from cookbook.agents import make_agent
-from cookbook.harnesses import choose_harness, get_harness
+from cookbook.assembly import assemble
 from cookbook.llm.ping import ping
 from cookbook.loop.endpoints import RoleEndpoints
 from cookbook.loop.run import OptimizationRun
 from cookbook.machine import choose_workers, footprint, memory_fit
 from cookbook.seams import CookbookError
-from cookbook.testbeds import make_testbed
 
 
 class PreflightError(CookbookError):
@@ -40,11 +38,10 @@ def preflight(run: OptimizationRun, endpoints: RoleEndpoints, workers: int | Non
             raise PreflightError(f"preflight: {what}: {e}") from None
         print(f"preflight: {what}: ok ({time.monotonic() - start:.1f} s)")
 
-    agent = make_agent(config.agent, endpoints.agent.model)
-    check(f"{config.agent} is installed", lambda: agent.version)
     instances = [row for df in run.splits.values() for row in df.to_dict("records")]
-    harness = get_harness(choose_harness(config.harness, instances), repos_dir=config.repos_dir)
-    testbed = make_testbed(harness.name, agent, config.repos_dir)
+    parts = assemble(config.agent, endpoints.agent.model, config.harness, instances, config.repos_dir)
+    agent, harness, testbed = parts.agent, parts.harness, parts.testbed
+    check(f"{config.agent} is installed", lambda: agent.version)
     check(f"the {testbed.name} testbed can prepare {len(instances)} instances", lambda: testbed.check(instances))
     check(f"the {harness.name} harness can score them", lambda: harness.check(instances))
     seen = set()

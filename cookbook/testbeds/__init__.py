@@ -16,21 +16,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cookbook.seams import Agent, Testbed
+from cookbook.registry import load_class
+from cookbook.seams import Agent, Harness, Testbed
+
+# The registry: name → its adapter ("module:class", imported when asked for); `testbed_for` says which one an
+# agent and a harness need.
+TESTBED_CLASSES = {
+    "local": "cookbook.testbeds.local:LocalTestbed",
+    "docker": "cookbook.testbeds.docker:DockerTestbed",
+    "checkout": "cookbook.testbeds.plain:PlainCheckoutTestbed",
+}
+TESTBEDS = tuple(TESTBED_CLASSES)
 
 
-def make_testbed(harness: str, agent: Agent, repos_dir: Path | str | None = None) -> Testbed:
-    """The testbed that matches the harness the patches are scored by, and the agent: an agent that brings
-    its own environment gets a plain checkout; with the local harness, the local testbed; with SWE-bench's
-    harnesses (docker, modal), the instance image's /testbed."""
-    if agent.brings_environment:
-        from cookbook.testbeds.plain import PlainCheckoutTestbed
+def testbed_for(harness: Harness, agent: Agent) -> str:
+    """The testbed the agent runs in: a plain checkout for an agent that brings its own environment (a
+    sandbox of its own, made from the instance image), else the one the harness scores in (`testbed`)."""
+    return "checkout" if agent.brings_environment else harness.testbed
 
-        return PlainCheckoutTestbed(repos_dir)
-    if harness == "local":
-        from cookbook.testbeds.local import LocalTestbed
 
-        return LocalTestbed(repos_dir)
-    from cookbook.testbeds.docker import DockerTestbed
-
-    return DockerTestbed(repos_dir, agent_files=agent.files)
+def make_testbed(name: str, repos_dir: Path | str | None = None, agent_files: tuple[Path, ...] = ()) -> Testbed:
+    """The testbed named `name` (one of TESTBEDS); `agent_files`: the agent's installation, given to it
+    read-only where it runs."""
+    return load_class(TESTBED_CLASSES, name, "testbed")(repos_dir, agent_files=agent_files)

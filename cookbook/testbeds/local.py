@@ -18,7 +18,9 @@ from cookbook.workspaces.virtualenv import VirtualEnvs
 class LocalTestbed:
     name = "local"
 
-    def __init__(self, repos_dir: Path | str | None = None, root: Path | str | None = None):
+    def __init__(
+        self, repos_dir: Path | str | None = None, root: Path | str | None = None, agent_files: tuple[Path, ...] = ()
+    ):  # agent_files: not needed, the agent runs from its installation on this machine
         self.repos_dir = repos_dir
         self.root = Path(root) if root else cookbook_dir() / "workspaces"
         self.envs = VirtualEnvs(repos_dir=repos_dir)

@@ -15,7 +15,9 @@ from cookbook.workspaces.checkout import prepare_workspace, remove_workspace, sw
 class PlainCheckoutTestbed:
     name = "checkout"
 
-    def __init__(self, repos_dir: Path | str | None = None, root: Path | str | None = None):
+    def __init__(
+        self, repos_dir: Path | str | None = None, root: Path | str | None = None, agent_files: tuple[Path, ...] = ()
+    ):  # agent_files: not needed, the agent runs from its installation on this machine
         self.repos_dir = repos_dir
         self.root = Path(root) if root else cookbook_dir() / "workspaces"
 

@@ -152,9 +152,11 @@ class OptimizationRun:
         return pd.DataFrame(self.rows)
 
     def act_options(self, agent_endpoint: Endpoint, progress: bool = True) -> dict:
-        """run_act's keyword arguments for this run."""
+        """run_act's keyword arguments for this run; `workers` is the preflight's choice (`self.workers`), else
+        the configuration's (None: run_act chooses)."""
         c = self.config
         return dict(
+            workers=self.workers or c.workers,
             agent=c.agent,
             endpoint=agent_endpoint,
             harness=c.harness,

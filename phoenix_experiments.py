@@ -7,6 +7,14 @@
     log_experiment_to_phoenix(url, api_key, train_ds, "loop-0-train", train_results, metadata)
     phoenix_links(url, api_key, run_name, datasets)         # experiments pages, loop comparison, Prompt
 
+The notebook holds a run's Phoenix in one object, `PhoenixLog.start(run)` (made with the URL and the run's
+datasets once; falsy, and logging nothing, with `PHOENIX = False`), whose methods call the functions above:
+
+    phoenix = PhoenixLog.start(run)             # ensure_phoenix, trace_llm_calls, create_dataset per split
+    with phoenix.feed(loop, ruleset) as feed: ...                     # rows logged as run_act scores them
+    phoenix.log_ruleset_version(loop, ruleset, results)
+    log_experiment_to_phoenix(**phoenix.experiment(loop, "train", train_results, ruleset))
+
 Without `PHOENIX_COLLECTOR_ENDPOINT` / `PHOENIX_HOST` (and `PHOENIX_API_KEY`), `ensure_phoenix()` starts
 `phoenix serve` bound to 127.0.0.1 on a free port with its sqlite working directory under the cookbook
 dir, records it in `server.json`, and later cells and processes reuse it; `stop_phoenix()` stops it.
@@ -47,6 +55,7 @@ from cookbook.stats import accuracy
 
 __all__ = [
     "ExperimentFeed",
+    "PhoenixLog",
     "PhoenixUnavailable",
     "create_dataset",
     "create_datasets",
@@ -64,6 +73,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from cookbook.loop import OptimizationRun
+    from cookbook.loop.transfer import TransferTable
 
 
 def phoenix_client(hostname: str | None = None, api_key: str | None = None):
@@ -351,6 +361,7 @@ class ExperimentFeed:
     ):
         self.hostname, self.api_key, self.datasets = hostname, api_key, datasets
         self.run, self.loop, self.ruleset = run, loop, ruleset
+        self.phoenix = PhoenixLog(run, hostname, api_key, datasets)  # the experiments' names and metadata
         self.every_s = 5.0
         self.rows: dict[str, list[dict]] = {}
         self.logged: dict[str, int] = {}
@@ -369,9 +380,7 @@ class ExperimentFeed:
         for split, rows in arrived.items():
             if len(rows) > self.logged.get(split, 0):
                 df = pd.DataFrame(rows)
-                name = self.run.experiment_name(self.loop, split)
-                metadata = self.run.experiment_metadata(self.loop, split, df, self.ruleset)
-                log_experiment_to_phoenix(self.hostname, self.api_key, self.datasets[split], name, df, metadata)
+                log_experiment_to_phoenix(**self.phoenix.experiment(self.loop, split, df, self.ruleset))
                 self.logged[split] = len(df)
 
     def _loop(self) -> None:
@@ -394,6 +403,104 @@ class ExperimentFeed:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+
+
+class PhoenixLog:
+    """A run's Phoenix, as the notebook logs to it: where it is (`url`, `api_key`), the run's datasets (one per
+    split that has instances), and what a loop logs there, each method one of this module's functions called
+    with those. `PhoenixLog.start(run)` makes it once; with Phoenix off (`config.phoenix` False, no `url`) it
+    is falsy and its methods log nothing (they never start a Phoenix)."""
+
+    def __init__(self, run: OptimizationRun, url: str | None = None, api_key: str | None = None, datasets=None):
+        self.run, self.url, self.api_key = run, url, api_key
+        self.datasets: dict = datasets or {}
+
+    @classmethod
+    def start(cls, run: OptimizationRun) -> PhoenixLog:
+        """With `run.config.phoenix`: a Phoenix running (`ensure_phoenix`: a remote one by env var, else the
+        local one), the judge's and the optimizer's calls traced into the project `<run>-llm-calls`, and a dataset
+        `<run>-<split>` per split that has instances. Without: one that logs nothing."""
+        if not run.config.phoenix:
+            return cls(run)
+        url, name = ensure_phoenix(), run.config.run_name
+        trace_llm_calls(f"{name}-llm-calls", url)
+        client = phoenix_client(url)
+        datasets = {split: create_dataset(client, f"{name}-{split}", df) for split, df in run.splits.items() if len(df)}
+        return cls(run, url, None, datasets)
+
+    def __bool__(self) -> bool:
+        return bool(self.url)
+
+    # -- a loop's experiments ---------------------------------------------------------------------------
+    def experiment_name(self, loop: int, split: str) -> str:
+        return f"{self.run.config.run_name} loop {loop} {split}"
+
+    def experiment_metadata(self, loop: int, split: str, df: pd.DataFrame, ruleset: str) -> dict:
+        """What a loop's experiment records besides its rows. `run_name`, `loop` and `ruleset_sha` link it
+        to the ruleset's Prompt version; `judge_model` names the judge's calls in its traces.
+        `log_experiment_to_phoenix` adds the accuracy (over scored rows, with its interval), the error
+        count, tokens and cost."""
+        c = self.run.config
+        return {
+            "run_name": c.run_name,
+            "loop": loop,
+            "split": split,
+            "agent": c.agent,
+            "model": c.agent_model,
+            "judge_model": c.judge_model,
+            "ruleset_sha": str(df["ruleset_sha"].iloc[0]) if len(df) else "",
+            "ruleset": ruleset,
+            **self.run.selection_metadata(loop),
+        }
+
+    def experiment(self, loop: int, split: str, df: pd.DataFrame, ruleset: str) -> dict:
+        """`log_experiment_to_phoenix`'s arguments for `split`'s rows `df` of `loop`, which ran `ruleset`:
+        this Phoenix, the split's dataset, the experiment `<run> loop <loop> <split>` and its metadata."""
+        return dict(
+            hostname=self.url,
+            api_key=self.api_key,
+            dataset_obj=self.datasets[split],
+            experiment_name=self.experiment_name(loop, split),
+            experiment_df=df,
+            metadata=self.experiment_metadata(loop, split, df, ruleset),
+        )
+
+    def feed(self, loop: int, ruleset: str) -> ExperimentFeed:
+        """The loop's rows logged as they arrive (`ExperimentFeed`; with Phoenix off it does nothing)."""
+        return ExperimentFeed(self.url, self.api_key, self.datasets, self.run, loop, ruleset)
+
+    # -- the rulesets ------------------------------------------------------------------------------------
+    def log_ruleset_version(self, loop: int, ruleset: str, results: dict[str, pd.DataFrame]) -> dict | None:
+        """The ruleset `loop` ran, a version of the run's Prompt beside its scores (`log_ruleset_version`)."""
+        return log_ruleset_version(self.url, self.api_key, self.run, loop, ruleset, results) if self else None
+
+    def log_learned_ruleset(self, ruleset: str) -> dict | None:
+        """The ruleset the run hands over, tagged `learned`, not yet scored (`log_learned_ruleset`)."""
+        return log_learned_ruleset(self.url, self.api_key, self.run, ruleset) if self else None
+
+    def tag_exported(self, loop: int, where: str) -> dict | None:
+        """Tag `exported` the version of the ruleset loop `loop` ran (`tag_exported_ruleset`)."""
+        return tag_exported_ruleset(self.url, self.api_key, self.run.config.run_name, loop, where) if self else None
+
+    # -- after the loops ---------------------------------------------------------------------------------
+    def log_transfer(self, transfer: TransferTable, agent: str, model: str, pair: dict[str, pd.DataFrame]) -> dict:
+        """Another agent's runs of the empty ruleset and the chosen one (`pair`), each an experiment on the test
+        dataset, `<run> transfer <agent> <empty|ruleset>`, linked to that ruleset's Prompt version (loop 0's
+        for the empty one) and naming the agent and its model."""
+        logged = {}
+        for name, df in pair.items() if self else ():
+            ran_in = transfer.loop if name == "ruleset" else 0  # the loop whose Prompt version it is
+            metadata = self.experiment_metadata(ran_in, "test", df, transfer.rulesets[name])
+            metadata |= {"agent": agent, "model": model, "transfer": name}
+            experiment = f"{self.run.config.run_name} transfer {agent} {name}"
+            logged[name] = log_experiment_to_phoenix(
+                self.url, self.api_key, self.datasets["test"], experiment, df, metadata
+            )
+        return logged
+
+    def links(self) -> dict[str, str]:
+        """Where to look in Phoenix for the run (`phoenix_links`); {} with Phoenix off."""
+        return phoenix_links(self.url, self.api_key, self.run.config.run_name, self.datasets) if self else {}
 
 
 def _provider(c) -> str:

@@ -261,11 +261,12 @@ def cmd_stop_phoenix(args: argparse.Namespace) -> int:
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per LoopConfig field, with its description, default and choices."""
+    """One flag per LoopConfig field of the run (not the notebook's last sections': `compare`, `export`), with its
+    description, default and choices."""
     from cookbook.loop import LoopConfig
 
     for name, field in LoopConfig.model_fields.items():
-        if name == "baseline_prompt":
+        if name == "baseline_prompt" or field.exclude:
             continue
         literals = [
             a for a in (field.annotation, *typing.get_args(field.annotation)) if typing.get_origin(a) is typing.Literal

@@ -1,5 +1,6 @@
 """The whole cookbook end to end in offline demo mode: the notebook headless, and the CLI killed and resumed."""
 
+import ast
 import json
 import os
 import signal
@@ -113,6 +114,25 @@ def test_the_committed_notebook_has_no_outputs_and_its_cells_drive_the_loop():
     source = "".join("".join(c["source"]) for c in code)
     for call in ("run_act(", "evaluate_results(", "log_experiment_to_phoenix(", ".optimize("):
         assert call in source, call
+
+
+def test_the_cells_after_the_configuration_read_config_and_run_not_the_parameters():
+    """Settings leave the parameters cell one way: every upper-case setting is a LoopConfig field, the cell after
+    it makes `config` from them, and no later cell reads or writes one of them (they read `config` and `run`)."""
+    from cookbook.loop import LoopConfig
+    from cookbook.notebook import default_parameters
+
+    parameters = set(default_parameters())
+    assert parameters == {name.upper() for name in LoopConfig.model_fields}
+    code = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+    assert "LoopConfig.from_parameters(globals()" in "".join(code[1]["source"])
+    used = {
+        node.id
+        for cell in code[1:]
+        for node in ast.walk(ast.parse("".join(cell["source"])))
+        if isinstance(node, ast.Name) and node.id in parameters
+    }
+    assert used == set(), f"cells after the parameters cell use {sorted(used)}: read config.<name> instead"
 
 
 def test_a_killed_cli_run_resumes_without_repeating_loop_0(offline, run_name, tmp_path):

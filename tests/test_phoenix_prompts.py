@@ -12,6 +12,7 @@ from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import NAME_RULE, list_versions, prompt_name, selection
 from cookbook.stats import wilson_interval
 from phoenix_experiments import (
+    PhoenixLog,
     create_dataset,
     log_experiment_to_phoenix,
     log_ruleset_version,
@@ -55,11 +56,12 @@ def run_logged(phoenix, tmp_path_factory):
     ]
     client = phoenix_client(phoenix)
     dataset = create_dataset(client, f"{prompt_name(config.run_name)}-test", run.splits["test"])
+    log = PhoenixLog(run, phoenix, None, {"test": dataset})  # the experiments' names and metadata
     logged = []
     for loop, (ruleset, train, test) in enumerate(loops):
         version = log_ruleset_version(phoenix, None, run, loop, ruleset, {"train": train, "test": test})
-        meta = run.experiment_metadata(loop, "test", test, ruleset)
-        experiment = log_experiment_to_phoenix(phoenix, None, dataset, run.experiment_name(loop, "test"), test, meta)
+        meta = log.experiment_metadata(loop, "test", test, ruleset)
+        experiment = log_experiment_to_phoenix(phoenix, None, dataset, log.experiment_name(loop, "test"), test, meta)
         logged.append((version, experiment))
         run.rows.append(history_row(loop, train, test, ruleset))
     return dict(run=run, loops=loops, logged=logged, dataset=dataset)
@@ -132,6 +134,29 @@ def test_the_links_lead_to_the_experiments_the_comparison_of_the_last_two_loops_
     versions_page = links[f"ruleset versions (Prompt {prompt_name(run.config.run_name)})"]
     assert versions_page == logged[0][0]["url"].rsplit("/", 1)[0]
     assert all(httpx.get(url, timeout=30).status_code == 200 for url in links.values())
+    assert PhoenixLog(run, phoenix, None, {"test": dataset}).links() == links  # the notebook's
+
+
+def test_the_notebooks_phoenix_log_gives_the_cards_call_its_arguments_and_logs_nothing_when_off(
+    phoenix, run_logged, tmp_path
+):
+    run, dataset, (ruleset, _, test) = run_logged["run"], run_logged["dataset"], run_logged["loops"][1]
+    log = PhoenixLog(run, phoenix, None, {"test": dataset})
+    arguments = log.experiment(1, "test", test, ruleset)
+    assert arguments["experiment_name"] == f"{run.config.run_name} loop 1 test" and arguments["dataset_obj"] is dataset
+    meta = arguments["metadata"]
+    assert (meta["loop"], meta["split"], meta["ruleset_sha"], meta["ruleset"]) == (1, "test", "sha1", ruleset)
+    again = log_experiment_to_phoenix(**arguments)  # the experiment the fixture logged, found again: nothing added
+    assert again["experiment_id"] == run_logged["logged"][1][1]["experiment_id"] and again["runs_logged"] == 0
+
+    config = LoopConfig(run_name=f"off-{uuid.uuid4().hex[:6]}", train_size=2, test_size=1, phoenix=False)
+    off = PhoenixLog.start(OptimizationRun(config, tmp_path / "results", tmp_path / "rulesets"))
+    assert not off and off.url is None and off.datasets == {}
+    assert [off.log_ruleset_version(0, "", {}), off.log_learned_ruleset(""), off.tag_exported(0, "here")] == [None] * 3
+    assert off.links() == {} and off.log_transfer(None, "claude-code", "m", {"empty": test}) == {}
+    with off.feed(0, "") as feed:
+        feed.on_row("train", test.iloc[0].to_dict())
+    assert feed.rows == {} and not feed._thread.is_alive()
 
 
 def test_selection_is_made_on_validation_when_there_is_one():

@@ -8,7 +8,9 @@ A run's identity is what changes its results: the data and the split, the sizes 
 the models and endpoints, the ruleset options, the harness and the limits of an agent run. The
 `OPERATIONAL` settings — how many loops, how many at once, Phoenix, rate limits, the circuit breaker,
 budgets, early stopping, where the mirrors and the agent runs are kept — change how a run goes, not what
-it finds: they may change when a run is continued, and each loop records the ones it ran with.
+it finds: they may change when a run is continued, and each loop records the ones it ran with. The
+settings of the notebook's last sections (compare, export, stopping Phoenix) are fields too, so the notebook
+reads every setting from `config`, but they are no part of the run: `config.json` leaves them out.
 """
 
 from __future__ import annotations
@@ -135,6 +137,16 @@ class LoopConfig(BaseModel):
         "with its paired test: agent=model,agent (no model: the run's agent model)",
     )
     baseline_prompt: str = BASELINE_PROMPT
+    # What the notebook does after the loops (its last sections): read from its parameters cell like the rest,
+    # but no part of the run — not in config.json, the run's identity or the CLI's `run` flags (from a shell,
+    # `python -m cookbook compare` and `export` do these), so a run continued or compared never repeats them.
+    compare: bool = Field(False, exclude=True, description="run the comparison of optimizers after the loops")
+    compare_loops: int = Field(3, exclude=True, description="loops of each variant of the comparison")
+    export_format: str = Field(
+        "clinerules", exclude=True, description="clinerules, clinerules-file, agents or claude (cookbook.export)"
+    )
+    export_to: str | None = Field(None, exclude=True, description="the folder to export the chosen ruleset into")
+    stop_phoenix_at_end: bool = Field(False, exclude=True, description="stop the local Phoenix at the end")
 
     @field_validator("context_size_k")
     @classmethod

@@ -152,9 +152,11 @@ class OptimizationRun:
         return pd.DataFrame(self.rows)
 
     def act_options(self, agent_endpoint: Endpoint, progress: bool = True) -> dict:
-        """run_act's keyword arguments for this run."""
+        """run_act's keyword arguments for this run; `workers` is the preflight's choice (`self.workers`), else
+        the configuration's (None: run_act chooses)."""
         c = self.config
         return dict(
+            workers=self.workers or c.workers,
             agent=c.agent,
             endpoint=agent_endpoint,
             harness=c.harness,
@@ -179,27 +181,6 @@ class OptimizationRun:
             *([Patience(c.patience)] if c.patience else []),
         ]
         return AnyOf(tuple(rules))
-
-    def experiment_name(self, loop: int, split: str) -> str:
-        return f"{self.config.run_name} loop {loop} {split}"
-
-    def experiment_metadata(self, loop: int, split: str, df: pd.DataFrame, ruleset: str) -> dict:
-        """What a loop's experiment records besides its rows. `run_name`, `loop` and `ruleset_sha` link it
-        to the ruleset's Prompt version; `judge_model` names the judge's calls in its traces.
-        `log_experiment_to_phoenix` adds the accuracy (over scored rows, with its interval), the error
-        count, tokens and cost."""
-        c = self.config
-        return {
-            "run_name": c.run_name,
-            "loop": loop,
-            "split": split,
-            "agent": c.agent,
-            "model": c.agent_model,
-            "judge_model": c.judge_model,
-            "ruleset_sha": str(df["ruleset_sha"].iloc[0]) if len(df) else "",
-            "ruleset": ruleset,
-            **self.selection_metadata(loop),
-        }
 
     # -- the loop's files -------------------------------------------------------------------------------
     def unfinished(self) -> list[int]:
@@ -230,6 +211,7 @@ class OptimizationRun:
         return saved
 
     def save_phoenix(self, loop: int, experiments: dict) -> None:
+        """`phoenix_<loop>.json`: what the loop logged to Phoenix (`PhoenixLog`): ids and URLs ({} with it off)."""
         atomic_write_text(self.dir / f"phoenix_{loop}.json", json.dumps(experiments, indent=1, default=str))
 
     def save_loop(self, loop: int, ruleset: str, new_ruleset: str, results: dict[str, pd.DataFrame], optimizer) -> str:
@@ -316,7 +298,7 @@ class OptimizationRun:
         return parent
 
     def selection_metadata(self, loop: int) -> dict:
-        """The selection made in `loop`, for its Phoenix experiments ({} before it is made)."""
+        """The selection made in `loop`, for its Phoenix Prompt version and experiments ({} before it is made)."""
         choice = self.choices.get(loop)
         return choice.as_dict() if choice else {}
 

@@ -1,11 +1,11 @@
 """What one agent run holds with the docker harness, measured: the agent's process group (the real Cline
-binary, its guard, the shims it runs), the instance container its tests run in, and the scoring: swebench's
-run_evaluation process and its container — memory and CPU-seconds.
+binary and its guard, living in the instance container where its tests run too), that container, and the
+scoring: swebench's run_evaluation process and its container — memory and CPU-seconds.
 
 Bundled tasks, one agent run at a time, a scripted model that runs the tests through the shims, applies the
 gold edits and finishes; processes are sampled from /proc every 0.2 s, containers from their cgroups (v1
 or v2: their peak, page cache included, which the kernel can take back). Prints each part's peak, what a
-run holds at its peak (the agent with its instance container; then the scoring, which starts once the
+run holds at its peak (the agent in its instance container; then the scoring, which starts once the
 instance container is gone), against the memory counted per local run, and the CPU-seconds per run.
 """
 
@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.bench_loop import MemorySampler, children_cpu
+from benchmarks.bench_loop import AGENT_MARKER, MemorySampler, children_cpu
 from cookbook.data import load_instances
 from cookbook.docker_engine import OWNER_LABEL, owner
 from cookbook.images import with_spec
@@ -117,8 +117,8 @@ class ContainerSampler(threading.Thread):
 def measure(harness: str, instances: list[dict], root: Path) -> dict:
     """One agent run at a time on `instances` with `harness`: peaks (MB) and CPU-seconds per run."""
     with ScriptedLLM(script(instances), models={"bench-agent"}) as llm:
-        agent, containers = MemorySampler(str(root)), ContainerSampler()
-        scoring = MemorySampler("swebench.harness.run_evaluation")
+        agent, containers = MemorySampler(AGENT_MARKER), ContainerSampler()
+        scoring = MemorySampler("cookbook.harnesses.offline_evaluation")  # swebench's run_evaluation, network off
         for sampler in (agent, containers, scoring):
             sampler.start()
         cpu, start = children_cpu(), time.perf_counter()
@@ -163,10 +163,12 @@ def main() -> None:
         local, docker = measure("local", instances, root), measure("docker", instances, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    held = max(docker["agent"] + docker["instance"], docker["run_evaluation"] + docker["scoring"])
+    # The agent lives in its instance's container, whose count includes it (its RSS adds the pages of its binary
+    # it shares): the larger of the two, not their sum; then the scoring's process and container.
+    held = max(docker["agent"], docker["instance"], docker["run_evaluation"] + docker["scoring"])
     print(f"{INSTANCES} bundled tasks, one agent run at a time (the real Cline; tests run, gold edits, done)")
     print(f"  local harness: agent process group {local['agent']:.0f} MB at its peak, {local['cpu']:.1f} CPU-s per run")
-    print(f"  docker harness: agent process group {docker['agent']:.0f} MB with its instance container "
+    print(f"  docker harness: agent process group {docker['agent']:.0f} MB inside its instance container "
           f"{docker['instance']:.0f} MB; then the scoring: run_evaluation {docker['run_evaluation']:.0f} MB and its "
           f"container {docker['scoring']:.0f} MB; {docker['cpu']:.1f} CPU-s per run")  # fmt: skip
     print(f"  a docker run holds {held:.0f} MB at its peak ({held / 1024 / AGENT_RUN_GB:.2f}x the {AGENT_RUN_GB} GB "

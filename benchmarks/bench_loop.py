@@ -62,6 +62,11 @@ def make_agent(instances: list[dict], hanging: set[str]):
     return script
 
 
+# What marks an agent run's processes: Cline's own flag. Since the agent runs in namespaces or a container of
+# its own, its command line names no host path of the run (a runs folder matched nothing and read 0 MB).
+AGENT_MARKER = "--data-dir"
+
+
 class MemorySampler(threading.Thread):
     """Peak resident memory of one process group (one agent run) among processes mentioning `marker`."""
 
@@ -95,7 +100,7 @@ def variant(name: str, splits: dict, agent_url: str, judge_url: str, runs_dir: P
     options |= dict(runs_dir=runs_dir, progress=False)
     ruleset = f"- the {name} loop\n"  # a ruleset of its own: its runs are new, the earlier loop's are history
     judge_endpoint = Endpoint(judge_url, "bench", "bench-judge")
-    sampler = MemorySampler(str(runs_dir))
+    sampler = MemorySampler(AGENT_MARKER)
     sampler.start()
     cpu, start = children_cpu(), time.perf_counter()
     if name == "before":

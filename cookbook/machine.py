@@ -2,8 +2,8 @@
 one run really holds where it runs (`make bench`: benchmarks/bench_loop.py, benchmarks/bench_docker_run.py).
 
 A local run is the Cline binary (a compiled Bun program: ~300 MB resident, about 2 CPU-seconds to start) plus
-the guard and whatever the agent starts (its shell, the tests). A docker run is the same agent, whose tests
-run in its instance container, and then the scoring: one swebench run_evaluation process (~0.17 GB) and its
+the guard and whatever the agent starts (its shell, the tests). A docker run is the same agent, living with its tests
+in its instance container, and then the scoring: one swebench run_evaluation process (~0.17 GB) and its
 container; it also spends more CPU per run (its container's start-up and `docker exec`, a run_evaluation
 process per scoring). With a hosted model an agent spends most of its time waiting for the
 model, so several runs share a core; memory is the harder bound.
@@ -28,8 +28,8 @@ AGENT_RUN_GB = 0.8  # peak memory of one local agent run with its tests (make be
 RUNS_PER_CORE = 4  # a run waits on its model most of the time; its CPU comes in bursts (start-up, tests)
 FOOTPRINTS = {
     "local": Footprint(AGENT_RUN_GB, RUNS_PER_CORE),
-    # make bench (bundled tasks): the agent's group 0.4-0.8 GB with its instance container, then the scoring's
-    # run_evaluation ~0.17 GB and container ~0.03 GB; 1.3-2x a local run's CPU-seconds. Real repositories'
+    # make bench (bundled tasks): the agent's group ~0.44 GB inside its instance container (~0.39 GB), then the
+    # scoring's run_evaluation ~0.17 GB and container ~0.03 GB; 1.4-1.7x a local run's CPU-seconds. Real repositories'
     # tests hold more in their containers than the bundled ones: counted with the scoring's 0.2 GB on top.
     "docker": Footprint(AGENT_RUN_GB + 0.2, RUNS_PER_CORE // 2),
 }

@@ -359,9 +359,8 @@ class ExperimentFeed:
     def __init__(
         self, hostname: str | None, api_key: str | None, datasets: dict, run: OptimizationRun, loop: int, ruleset: str
     ):
-        self.hostname, self.api_key, self.datasets = hostname, api_key, datasets
-        self.run, self.loop, self.ruleset = run, loop, ruleset
-        self.phoenix = PhoenixLog(run, hostname, api_key, datasets)  # the experiments' names and metadata
+        self.phoenix = PhoenixLog(run, hostname, api_key, datasets)  # where, and the experiments' names and metadata
+        self.loop, self.ruleset = loop, ruleset
         self.every_s = 5.0
         self.rows: dict[str, list[dict]] = {}
         self.logged: dict[str, int] = {}
@@ -370,7 +369,7 @@ class ExperimentFeed:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def on_row(self, split: str, row: dict) -> None:
-        if self.hostname and split in self.datasets:
+        if self.phoenix and split in self.phoenix.datasets:
             with self._lock:
                 self.rows.setdefault(split, []).append(row)
 
@@ -395,7 +394,7 @@ class ExperimentFeed:
                     warnings.warn(f"Phoenix live logging: {said} (it goes on; nothing is lost)", stacklevel=1)
 
     def __enter__(self) -> ExperimentFeed:
-        if self.hostname:
+        if self.phoenix:
             self._thread.start()
         return self
 

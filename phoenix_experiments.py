@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pandas as pd
 
-from cookbook.agents import agent_class
+from cookbook.agents import agent_api
 from cookbook.loop.selection import select_best
 from cookbook.phoenix import rest
 from cookbook.phoenix.prompts import (
@@ -503,5 +503,6 @@ class PhoenixLog:
 
 
 def _provider(c) -> str:
-    """The Prompt's model provider: the wire API the run's agent reached its model by."""
-    return (c.agent_api or agent_class(c.agent).api).upper()
+    """The Prompt's model provider: the wire API the run's agent reached its model by, chosen as its endpoint
+    chose it (`cookbook.loop.endpoints`: the config's, else `agent_api`)."""
+    return (c.agent_api or agent_api(c.agent) or "openai").upper()
